@@ -1,0 +1,65 @@
+"""Save figures deterministically and record them in MANIFEST.json.
+
+``save(fig, "data_prep/detections")`` writes figures/data_prep/detections.png and .pdf
+(for the profile of the running notebook) with fixed metadata, so the same figure gives
+the same PNG bytes run after run, and records the figure (notebook, profile, parameters
+hash, git commit, time, PNG sha256) in the profile's MANIFEST.json.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+from lib import io as atomic
+from lib import paths, provenance
+
+DPI = 120
+_NAME = re.compile(r"^[a-z0-9_]+(/[a-z0-9_]+)*$")
+# Fixed metadata: no software version, no creation date -> reproducible bytes.
+_PNG_META = {"Software": None}
+_PDF_META = {"Creator": None, "Producer": None, "CreationDate": None, "ModDate": None}
+
+
+def render(fig, fmt: str) -> bytes:
+    """The bytes of ``fig`` in ``fmt`` ('png' or 'pdf') with fixed metadata."""
+    buf = io.BytesIO()
+    meta = _PNG_META if fmt == "png" else _PDF_META
+    fig.savefig(buf, format=fmt, dpi=DPI, metadata=meta, bbox_inches="tight", pad_inches=0.05)
+    return buf.getvalue()
+
+
+def manifest_path(profile: str) -> Path:
+    return paths.figures_dir(profile) / "MANIFEST.json"
+
+
+def save(fig, name: str, *, run=None) -> Path:
+    """Write ``fig`` as <figures>/<name>.png and .pdf; return the PNG path.
+
+    Args:
+        fig: a matplotlib Figure.
+        name: lower-case path without extension, e.g. "data_prep/detections".
+        run: the notebook's :class:`lib.notebook.NotebookRun` (default: the current one,
+            set by ``lib.notebook.begin``; outside a notebook run the default profile).
+    """
+    from lib import notebook
+
+    if not _NAME.match(name):
+        raise ValueError(f"figure name {name!r} must be lower-case words joined by '/' or '_'")
+    run = run or notebook.current()
+    profile = run.profile if run else "default"
+    base = paths.figures_dir(profile) / name
+    png = render(fig, "png")
+    atomic.write_bytes(base.with_suffix(".png"), png)
+    atomic.write_bytes(base.with_suffix(".pdf"), render(fig, "pdf"))
+    entry = {
+        "notebook": run.name if run else None,
+        "profile": profile,
+        "params_hash": run.params_hash if run else None,
+        "git_commit": provenance.git_commit(),
+        "time": provenance.now(),
+        "png_sha256": provenance.sha256_file(base.with_suffix(".png")),
+    }
+    atomic.update_json(manifest_path(profile), lambda m: m.setdefault("figures", {}).__setitem__(name, entry))
+    return base.with_suffix(".png")

@@ -1,0 +1,95 @@
+"""What every notebook does first and last: ``begin`` (parameters, seeds, context) and
+``summary`` (print the key numbers rounded, write figures/metrics/<notebook>.json).
+
+Introduced by notebooks/00_data_prep.ipynb; used by every notebook::
+
+    run = lib.notebook.begin("00_data_prep", globals())   # after the parameters cell
+    ...
+    run.summary({"detect.yunet.rate": 0.93, ...})          # the cell nbval checks
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lib import io as atomic
+from lib import paths, profiles, provenance, seeding
+
+_CURRENT: "NotebookRun | None" = None
+
+
+@dataclass
+class NotebookRun:
+    name: str
+    profile: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def seed(self) -> int:
+        return int(self.params.get("seed", 0))
+
+    @property
+    def params_hash(self) -> str:
+        return provenance.config_hash(self.params)
+
+    @property
+    def figures_dir(self) -> Path:
+        return paths.figures_dir(self.profile)
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.figures_dir / "metrics" / f"{self.name}.json"
+
+    def save_figure(self, fig, name: str) -> Path:
+        from lib import figures
+
+        return figures.save(fig, name, run=self)
+
+    def summary(self, metrics: dict, digits: int = 3) -> dict:
+        """Print ``metrics`` rounded, one per line in sorted order, and write them as JSON.
+
+        Keys are dotted names; values must be finite numbers (a NaN is a bug upstream,
+        so it is an error here rather than a silently missing number).
+        """
+        flat = {}
+        for key, value in metrics.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "item"):
+                raise TypeError(f"metric {key!r} must be a number, got {type(value).__name__}")
+            value = float(value.item() if hasattr(value, "item") else value)
+            if not math.isfinite(value):
+                raise ValueError(f"metric {key!r} is {value}; fix the computation that produced it")
+            flat[key] = round(value, digits)
+        atomic.write_json(self.metrics_path, flat)
+        width = max((len(k) for k in flat), default=0)
+        for key in sorted(flat):
+            print(f"{key:<{width}}  {flat[key]:.{digits}f}")
+        return flat
+
+
+def begin(name: str, namespace: dict) -> NotebookRun:
+    """Start notebook ``name``: collect its parameters from ``namespace`` (the notebook's
+    globals), seed everything with ``seed``, and make it the current run for figures.
+
+    In the smoke profile tqdm progress bars are disabled so nbval outputs stay stable.
+    """
+    global _CURRENT
+    declared = profiles.notebook_parameters(name)
+    missing = sorted(k for k in declared if k not in namespace)
+    if missing:
+        raise NameError(f"{name}: parameters {missing} are declared but not defined; run the parameters cell first")
+    params = {k: namespace[k] for k in declared}
+    profile = params.get("profile", "default")
+    if profile not in paths.PROFILES:
+        raise ValueError(f"{name}: unknown profile {profile!r}; choose from {paths.PROFILES}")
+    if profile == "smoke":
+        os.environ["TQDM_DISABLE"] = "1"
+    seeding.seed_everything(int(params.get("seed", 0)))
+    _CURRENT = NotebookRun(name=name, profile=profile, params=params)
+    return _CURRENT
+
+
+def current() -> NotebookRun | None:
+    return _CURRENT

@@ -1,0 +1,152 @@
+"""Run the notebooks in order with papermill: ``python -m lib.paper --profile default``.
+
+Each notebook runs with its profile's parameters (notebooks/params/<profile>.yaml) on
+the pinned ``faceaug`` kernel; the executed copy goes to build/executed/<profile>/.
+A progress line per notebook shows its wall time; the times go to MANIFEST.json. On the
+first failure the run stops with one line naming the notebook, the failing cell and the
+error; nothing already produced is deleted. With the default profile the executed
+notebooks (with outputs) replace notebooks/*.ipynb, which are committed that way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from pathlib import Path
+
+from lib import io as atomic
+from lib import paths, profiles, provenance
+
+KERNEL = "faceaug"
+# Per-run metadata that changes every execution; removed from committed notebooks.
+_VOLATILE_CELL_KEYS = ("execution", "papermill")
+
+
+class NotebookFailed(RuntimeError):
+    pass
+
+
+def kernel_name() -> str:
+    """The pinned kernel if installed (make venv installs it), else this interpreter's."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
+
+
+def clean_notebook(src: Path, dst: Path) -> None:
+    """Copy an executed notebook without per-run metadata (timings, papermill state, kernel)."""
+    import nbformat
+
+    from lib.tools.notebook_cells import normalise
+
+    nb = nbformat.read(src, as_version=4)
+    for cell in nb.cells:
+        for key in _VOLATILE_CELL_KEYS:
+            cell.metadata.pop(key, None)
+    normalise(nb)
+    atomic.write_text(dst, nbformat.writes(nb) + "\n")
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path):
+    """Point file descriptor 2 (inherited by the kernel process) at ``path``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def run_notebook(name: str, profile: str, params: dict, out_dir: Path) -> float:
+    """Execute one notebook; return wall seconds or raise :class:`NotebookFailed`."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    src = paths.notebooks_dir() / f"{name}.ipynb"
+    out = out_dir / f"{name}.ipynb"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    try:
+        # The kernel's own stderr (MediaPipe/absl C++ logs, jupyter warnings) goes to a log
+        # file next to the executed notebook instead of the terminal.
+        with _stderr_to(out_dir / f"{name}.kernel.log"):
+            papermill.execute_notebook(str(src), str(out), parameters={"profile": profile, **params},
+                                       kernel_name=kernel_name(), cwd=str(paths.notebooks_dir()),
+                                       progress_bar=False, log_output=False)
+    except PapermillExecutionError as err:
+        first = (err.evalue or "").strip().splitlines()
+        raise NotebookFailed(f"{name} failed in cell {err.cell_index} (execution count {err.exec_count}): "
+                             f"{err.ename}: {first[0] if first else ''} -- full traceback in {out}") from None
+    except Exception as err:  # kernel died, notebook unreadable...
+        raise NotebookFailed(f"{name} could not run: {type(err).__name__}: {err}") from None
+    return time.perf_counter() - t0
+
+
+def run(profile: str, only: list[str] | None = None, baseline: Path | None = None,
+        record_as: str | None = None) -> dict:
+    """Run the notebooks of ``profile`` in order; return {notebook: wall seconds}."""
+    profile_data = profiles.load(profile)  # validates every section and key first
+    names = profiles.notebook_names()
+    if only:
+        unknown = sorted(set(only) - set(names))
+        if unknown:
+            raise profiles.ProfileError(f"--only {unknown}: no such notebook; known: {names}")
+        names = [n for n in names if n in only]
+    if profile == "smoke":
+        os.environ["TQDM_DISABLE"] = "1"
+    out_dir = paths.build_dir() / "executed" / profile
+    manifest = paths.figures_dir(profile) / "MANIFEST.json"
+    times: dict[str, float] = {}
+    t_all = time.perf_counter()
+    for i, name in enumerate(names, 1):
+        print(f"[{i}/{len(names)}] {name} ({profile}) ...", flush=True)
+        seconds = run_notebook(name, profile, profile_data.get(name, {}), out_dir)
+        times[name] = round(seconds, 1)
+        print(f"[{i}/{len(names)}] {name} ok in {seconds:.1f} s", flush=True)
+        if baseline is not None:
+            clean_notebook(out_dir / f"{name}.ipynb", baseline / f"{name}.ipynb")
+        elif profile == "default":
+            clean_notebook(out_dir / f"{name}.ipynb", paths.notebooks_dir() / f"{name}.ipynb")
+        entry = {"profile": profile, "wall_seconds": times[name], "finished": provenance.now()}
+        atomic.update_json(manifest, lambda m: m.setdefault("notebooks", {}).__setitem__(name, entry))
+    total = round(time.perf_counter() - t_all, 1)
+
+    def record(m: dict) -> None:
+        paper = m.setdefault("paper", {})
+        if not only:
+            paper["last_seconds"] = total
+            paper["last_finished"] = provenance.now()
+        if record_as:
+            paper[f"{record_as}_seconds"] = total
+
+    atomic.update_json(manifest, record)
+    print(f"done: {len(names)} notebook(s) in {total:.1f} s; figures in {paths.figures_dir(profile)}")
+    return times
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lib.paper", description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="default", choices=paths.PROFILES)
+    ap.add_argument("--only", action="append", help="run only this notebook (repeatable, or comma-separated)")
+    ap.add_argument("--baseline", type=Path, help="store cleaned executed notebooks here (nbval baselines)")
+    ap.add_argument("--record-as", choices=("cold", "warm"), help="also record the total as paper.<cold|warm>_seconds")
+    args = ap.parse_args(argv)
+    only = [n for item in args.only or [] for n in item.split(",") if n]
+    try:
+        run(args.profile, only or None, args.baseline, args.record_as)
+    except (NotebookFailed, profiles.ProfileError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

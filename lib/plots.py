@@ -1,0 +1,89 @@
+"""Figure builders shared by the notebooks (matplotlib + seaborn). Each returns a Figure;
+notebooks save it with ``run.save_figure(fig, name)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+STYLE = {"figure.dpi": 100, "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9,
+         "legend.fontsize": 8, "svg.hashsalt": "faceaug"}
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(STYLE)
+    return plt
+
+
+def image_grid(images, ncols: int = 8, titles=None, boxes=None, points=None, ok=None,
+               cell: float = 1.3, suptitle: str | None = None):
+    """A grid of images with optional boxes (x, y, w, h), point sets and a red frame where
+    ``ok`` is False (e.g. no face found)."""
+    plt = _plt()
+    n = len(images)
+    nrows = max(1, int(np.ceil(n / ncols)))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, cell * nrows + (0.3 if suptitle else 0)),
+                             squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_xticks([]), ax.set_yticks([])
+        if k >= n:
+            ax.axis("off")
+            continue
+        ax.imshow(images[k], cmap="gray" if images[k].ndim == 2 else None)
+        if boxes is not None and boxes[k] is not None:
+            x, y, w, h = boxes[k]
+            ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, color="lime", lw=1))
+        if points is not None and points[k] is not None and np.isfinite(points[k]).all():
+            ax.scatter(points[k][:, 0], points[k][:, 1], s=3, c="yellow", linewidths=0)
+        if ok is not None and not ok[k]:
+            for side in ax.spines.values():
+                side.set_color("red"), side.set_linewidth(2)
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=7)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def landmark_panels(image, panels: dict, size: float = 2.6):
+    """One image shown once per entry of ``panels`` = {title: dict(boxes=[...], points=[...])}."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size), squeeze=False)
+    for ax, (title, spec) in zip(axes[0], panels.items()):
+        img = spec.get("image", image)
+        ax.imshow(img)
+        for (x, y, w, h) in spec.get("boxes", []):
+            ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, color="lime", lw=1.2))
+        for pts, color, s in spec.get("points", []):
+            ax.scatter(pts[:, 0], pts[:, 1], s=s, c=color, linewidths=0)
+        if "crop" in spec:
+            x0, y0, x1, y1 = spec["crop"]
+            ax.set_xlim(x0, x1), ax.set_ylim(y1, y0)
+        ax.set_title(title)
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def score_histograms(scores: dict, thresholds: dict | None = None, xlabel: str = "cosine similarity"):
+    """One panel per model: overlaid histograms of score groups, e.g.
+    ``{"sface": {"same photo, edited": s1, "different LFW crops": s2}}``, with the model's
+    threshold as a dashed line."""
+    import pandas as pd
+    import seaborn as sns
+
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(scores), figsize=(3.6 * len(scores), 2.8), squeeze=False)
+    for ax, (model, groups) in zip(axes[0], scores.items()):
+        df = pd.concat([pd.DataFrame({"score": np.asarray(v, float), "pairs": k}) for k, v in groups.items()],
+                       ignore_index=True)
+        sns.histplot(df, x="score", hue="pairs", stat="density", common_norm=False, bins=30,
+                     element="step", ax=ax, binrange=(-0.5, 1.0))
+        if thresholds and model in thresholds:
+            ax.axvline(thresholds[model], ls="--", c="k", lw=1)
+        ax.set_title(model), ax.set_xlabel(xlabel)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,92 @@
+"""Profiles: notebooks/params/<profile>.yaml, one section per notebook.
+
+A notebook's ``parameters`` cell holds its defaults (the default profile); a profile
+section sets only what differs. Keys that are not parameters of that notebook, and
+sections that name no notebook, are errors: a typo must never silently fall back to a
+default. String values may use ``${VAR}`` or ``${VAR:-fallback}`` to read real data
+paths from the environment (an unset variable without fallback becomes null).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from lib import paths
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ProfileError(ValueError):
+    """A profile file is missing, malformed, or names an unknown notebook or key."""
+
+
+def profile_file(profile: str) -> Path:
+    return paths.notebooks_dir() / "params" / f"{profile}.yaml"
+
+
+def _expand(value):
+    if isinstance(value, str):
+        whole = _VAR.fullmatch(value)
+        if whole and os.environ.get(whole.group(1)) is None and whole.group(2) is None:
+            return None
+        return _VAR.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(v) for k, v in value.items()}
+    return value
+
+
+def notebook_names() -> list[str]:
+    """Notebooks of notebooks/ in run order (NN_name.ipynb)."""
+    return sorted(p.stem for p in paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+
+
+def notebook_parameters(name: str) -> dict:
+    """The ``parameters`` cell of notebooks/<name>.ipynb as {name: default value}."""
+    import papermill
+
+    nb = paths.notebooks_dir() / f"{name}.ipynb"
+    if not nb.exists():
+        raise ProfileError(f"no notebook {nb}; known: {notebook_names()}")
+    return {k: v["default"] for k, v in papermill.inspect_notebook(str(nb)).items()}
+
+
+def load(profile: str, notebook: str | None = None, *, check: bool = True) -> dict:
+    """Return the whole profile ({notebook: {key: value}}) or one notebook's section.
+
+    ``check`` verifies every section and key against the notebooks' parameters cells.
+    """
+    import yaml
+
+    path = profile_file(profile)
+    if profile not in paths.PROFILES:
+        raise ProfileError(f"unknown profile {profile!r}; choose from {paths.PROFILES}")
+    if not path.exists():
+        raise ProfileError(f"profile file {path} is missing")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ProfileError(f"{path} is not valid YAML: {err}") from err
+    if not isinstance(data, dict) or not all(isinstance(v, (dict, type(None))) for v in data.values()):
+        raise ProfileError(f"{path} must map notebook names to sections of key: value")
+    data = {k: _expand(v or {}) for k, v in data.items()}
+    if check:
+        known = notebook_names()
+        for section, values in data.items():
+            if section not in known:
+                raise ProfileError(f"{path}: section {section!r} names no notebook; known: {known}")
+            if notebook is not None and section != notebook:
+                continue
+            if "profile" in values:
+                raise ProfileError(f"{path}: section {section!r} must not set 'profile' (the runner sets it)")
+            allowed = notebook_parameters(section)
+            unknown = sorted(set(values) - set(allowed))
+            if unknown:
+                raise ProfileError(f"{path}: unknown key(s) {unknown} for notebook {section!r}; "
+                                   f"its parameters are {sorted(allowed)}")
+    if notebook is None:
+        return data
+    return dict(data.get(notebook, {}))

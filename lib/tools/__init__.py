@@ -1,0 +1,1 @@
+"""Re-runnable maintenance tools (``python -m lib.tools.<name>``)."""

@@ -1,0 +1,48 @@
+"""Every notebook follows the companion's conventions and has an nbval baseline."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import nbformat
+import pytest
+
+from lib import profiles
+
+from .conftest import REPO
+
+NOTEBOOKS = profiles.notebook_names()
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS and NOTEBOOKS[0] == "00_data_prep"
+    assert all(re.fullmatch(r"\d\d_[a-z0-9_]+", n) for n in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_structure(name):
+    nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+    cells = nb.cells
+    assert cells[0].cell_type == "markdown" and "reproduces" in cells[0].source, "first cell says what it reproduces"
+    assert "colab-setup" in cells[1].metadata.get("tags", []), "Colab cell right after the title"
+    params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1 and "profile = " in params[0].source and "seed = " in params[0].source
+    last_code = [c for c in cells if c.cell_type == "code"][-1]
+    assert "# NBVAL_CHECK_OUTPUT" in last_code.source and ".summary(" in last_code.source
+    assert f'begin("{name}"' in "".join(c.source for c in cells)
+    for c in cells:
+        if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", []):
+            tree = ast.parse("\n".join(l for l in c.source.splitlines() if not l.lstrip().startswith(("!", "%"))))
+            assert not any(isinstance(n, ast.ClassDef) for n in ast.walk(tree)), "no classes in notebooks"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_nbval_baseline_exists_and_is_smoke(name):
+    path = REPO / "tests" / "nbval" / f"{name}.ipynb"
+    assert path.exists(), f"missing nbval baseline: run make nbval-baseline"
+    nb = nbformat.read(path, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and 'profile = "smoke"' in injected[0].source
+    summary = [c for c in nb.cells if "# NBVAL_CHECK_OUTPUT" in c.source]
+    assert summary and summary[-1].outputs, "baseline summary cell has outputs to compare"

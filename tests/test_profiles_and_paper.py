@@ -1,0 +1,129 @@
+"""Profiles (unknown keys are errors) and the papermill runner (one-line errors)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lib import paths, profiles
+
+from .conftest import REPO, make_notebook
+
+PARAMS = """\
+profile = "default"
+seed = 0
+n = 3
+"""
+
+
+def run_paper(root, *args):
+    env = dict(os.environ, FACEAUG_ROOT=str(root))
+    return subprocess.run([sys.executable, "-m", "lib.paper", *args], capture_output=True, text=True, env=env,
+                          cwd=root, timeout=300)
+
+
+def test_repo_profiles_are_valid():
+    for profile in paths.PROFILES:
+        data = profiles.load(profile)
+        assert set(data) == set(profiles.notebook_names()), f"{profile}.yaml must have a section per notebook"
+
+
+def test_unknown_key_is_an_error(fake_root):
+    make_notebook(fake_root / "notebooks" / "00_demo.ipynb", PARAMS)
+    (fake_root / "notebooks" / "params" / "smoke.yaml").write_text("00_demo:\n  n: 1\n  n_epohcs: 2\n")
+    with pytest.raises(profiles.ProfileError, match=r"unknown key\(s\) \['n_epohcs'\] for notebook '00_demo'"):
+        profiles.load("smoke")
+
+
+def test_unknown_section_and_bad_yaml(fake_root):
+    make_notebook(fake_root / "notebooks" / "00_demo.ipynb", PARAMS)
+    f = fake_root / "notebooks" / "params" / "smoke.yaml"
+    f.write_text("01_missing:\n  n: 1\n")
+    with pytest.raises(profiles.ProfileError, match="section '01_missing' names no notebook"):
+        profiles.load("smoke")
+    f.write_text("00_demo:\n  profile: full\n")
+    with pytest.raises(profiles.ProfileError, match="must not set 'profile'"):
+        profiles.load("smoke")
+    f.write_text("00_demo: [1, 2\n")
+    with pytest.raises(profiles.ProfileError, match="is not valid YAML"):
+        profiles.load("smoke")
+    f.unlink()
+    with pytest.raises(profiles.ProfileError, match="smoke.yaml is missing"):
+        profiles.load("smoke")
+
+
+def test_env_var_expansion(fake_root, monkeypatch):
+    make_notebook(fake_root / "notebooks" / "00_demo.ipynb", 'profile = "default"\nroot = None\nother = "x"\n')
+    (fake_root / "notebooks" / "params" / "full.yaml").write_text(
+        "00_demo:\n  root: ${KDEF_ROOT}\n  other: ${NOPE:-/fallback}/sub\n")
+    monkeypatch.delenv("KDEF_ROOT", raising=False)
+    monkeypatch.delenv("NOPE", raising=False)
+    assert profiles.load("full", "00_demo") == {"root": None, "other": "/fallback/sub"}
+    monkeypatch.setenv("KDEF_ROOT", "/data/kdef")
+    assert profiles.load("full", "00_demo")["root"] == "/data/kdef"
+
+
+def test_paper_runs_notebooks_and_records_times(fake_root):
+    nb = make_notebook(fake_root / "notebooks" / "00_demo.ipynb", PARAMS,
+                       "import lib.notebook\nrun = lib.notebook.begin('00_demo', globals())",
+                       "# NBVAL_CHECK_OUTPUT\nrun.summary({'demo.n': n, 'demo.half': n / 2})")
+    (fake_root / "notebooks" / "params" / "smoke.yaml").write_text("00_demo:\n  n: 5\n")
+    res = run_paper(fake_root, "--profile", "smoke")
+    assert res.returncode == 0, res.stderr
+    assert "[1/1] 00_demo ok in" in res.stdout
+    figs = fake_root / "build" / "smoke" / "figures"
+    assert json.loads((figs / "metrics" / "00_demo.json").read_text()) == {"demo.n": 5.0, "demo.half": 2.5}
+    manifest = json.loads((figs / "MANIFEST.json").read_text())
+    assert manifest["notebooks"]["00_demo"]["profile"] == "smoke"
+    assert manifest["notebooks"]["00_demo"]["wall_seconds"] > 0
+    assert manifest["paper"]["last_seconds"] > 0
+    assert (fake_root / "build" / "executed" / "smoke" / "00_demo.ipynb").exists()
+    assert nb.read_bytes() == nb.read_bytes()  # source notebook untouched by smoke runs
+
+
+def test_paper_failing_notebook_one_line_error(fake_root):
+    make_notebook(fake_root / "notebooks" / "00_ok.ipynb", PARAMS, "x = 1")
+    make_notebook(fake_root / "notebooks" / "01_bad.ipynb", PARAMS, "y = 2", "raise ValueError('corrupt image foo.jpg')")
+    make_notebook(fake_root / "notebooks" / "02_never.ipynb", PARAMS, "z = 3")
+    (fake_root / "notebooks" / "params" / "smoke.yaml").write_text("00_ok: {}\n01_bad: {}\n02_never: {}\n")
+    res = run_paper(fake_root, "--profile", "smoke")
+    assert res.returncode == 1
+    err = res.stderr.strip().splitlines()
+    assert len(err) == 1, res.stderr
+    assert err[0].startswith("error: 01_bad failed in cell")
+    assert "ValueError: corrupt image foo.jpg" in err[0]
+    assert "02_never" not in res.stdout  # stops at the first failure
+    executed = fake_root / "build" / "executed" / "smoke"
+    assert (executed / "00_ok.ipynb").exists() and (executed / "01_bad.ipynb").exists()
+
+
+def test_paper_unknown_profile_key_one_line_error(fake_root):
+    make_notebook(fake_root / "notebooks" / "00_demo.ipynb", PARAMS)
+    (fake_root / "notebooks" / "params" / "smoke.yaml").write_text("00_demo:\n  learning_rate: 1\n")
+    res = run_paper(fake_root, "--profile", "smoke")
+    assert res.returncode == 1
+    assert res.stderr.count("\n") == 1 and "unknown key(s) ['learning_rate']" in res.stderr
+    (fake_root / "notebooks" / "params" / "smoke.yaml").write_text("00_demo:\n  n: 1\n")
+    res = run_paper(fake_root, "--profile", "smoke", "--only", "99_nope")
+    assert res.returncode == 1 and "no such notebook" in res.stderr
+
+
+def test_summary_rejects_non_numbers(isolated_dirs):
+    from lib.notebook import NotebookRun
+
+    run = NotebookRun("00_demo", "smoke", {"seed": 0})
+    with pytest.raises(ValueError, match="metric 'a.b' is nan"):
+        run.summary({"a.b": float("nan")})
+    with pytest.raises(TypeError, match="must be a number"):
+        run.summary({"a": "high"})
+    assert run.summary({"b": 1 / 3, "a": 2}) == {"a": 2.0, "b": 0.333}
+
+
+def test_generated_files_are_in_sync():
+    for tool in ("lib.tools.notebook_cells", "lib.tools.binder_env"):
+        res = subprocess.run([sys.executable, "-m", tool, "--check"], capture_output=True, text=True, cwd=REPO)
+        assert res.returncode == 0, res.stdout + res.stderr

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lib import runcache
+
+
+def test_cached_builds_once(isolated_dirs):
+    calls = []
+
+    def build(d):
+        calls.append(1)
+        (d / "model.txt").write_text("weights")
+
+    a = runcache.cached("fr/test", {"lr": 0.1}, build)
+    b = runcache.cached("fr/test", {"lr": 0.1}, build)
+    assert a == b and len(calls) == 1 and (a / "model.txt").read_text() == "weights"
+    c = runcache.cached("fr/test", {"lr": 0.2}, build)
+    assert c != a and len(calls) == 2
+
+
+def test_force_rebuilds(isolated_dirs, monkeypatch):
+    calls = []
+    runcache.cached("x", {}, lambda d: calls.append(1))
+    monkeypatch.setenv("FORCE", "1")
+    runcache.cached("x", {}, lambda d: calls.append(1))
+    monkeypatch.setenv("FORCE", "0")
+    runcache.cached("x", {}, lambda d: calls.append(1))
+    assert len(calls) == 2
+
+
+def test_failed_build_leaves_nothing(isolated_dirs):
+    def build(d):
+        (d / "partial.pt").write_text("half")
+        raise RuntimeError("NaN loss")
+
+    with pytest.raises(RuntimeError, match="NaN loss"):
+        runcache.cached("fr/bad", {"a": 1}, build)
+    assert not runcache.artifact_dir("fr/bad", {"a": 1}).exists()
+
+
+def test_cached_json_and_arrays(isolated_dirs):
+    n = []
+    v = runcache.cached_json("m", {"k": 1}, lambda: n.append(1) or {"acc": 0.5})
+    assert v == {"acc": 0.5} and runcache.cached_json("m", {"k": 1}, lambda: n.append(1) or {}) == v
+    arr = runcache.cached_arrays("e", {"k": 1}, lambda: {"emb": np.arange(6.0).reshape(2, 3)})
+    assert arr["emb"].shape == (2, 3) and len(n) == 1
