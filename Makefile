@@ -26,7 +26,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "FaceAug (.venv)" >/dev/null
+	$(BIN)/python -m lib.tools.kernel
 	$(BIN)/python -m lib.env_check
 	touch $(STAMP)
 

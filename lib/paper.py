@@ -19,8 +19,8 @@ from pathlib import Path
 
 from lib import io as atomic
 from lib import paths, profiles, provenance
+from lib.tools.kernel import NAME as KERNEL
 
-KERNEL = "faceaug"
 # Per-run metadata that changes every execution; removed from committed notebooks.
 _VOLATILE_CELL_KEYS = ("execution", "papermill")
 
