@@ -1,0 +1,1 @@
+"""Data: the FaceSet format, the embedded synthetic engine, real-data adapters."""
