@@ -8,6 +8,7 @@ PYTHON   ?= python3.11
 VENV     ?= .venv
 BIN      := $(VENV)/bin
 PROFILE  ?= default
+PAPER_ARGS ?=
 STAMP    := $(VENV)/.faceaug-installed
 KERNEL   := faceaug
 NBVAL_NOTEBOOKS := $(sort $(wildcard tests/nbval/*.ipynb))
@@ -31,7 +32,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	touch $(STAMP)
 
 paper: $(STAMP)
-	$(BIN)/python -m lib.paper --profile $(PROFILE)
+	$(BIN)/python -m lib.paper --profile $(PROFILE) $(PAPER_ARGS)
 
 test: pytest nbval
 

@@ -43,10 +43,12 @@ class NotebookRun:
     def metrics_path(self) -> Path:
         return self.figures_dir / "metrics" / f"{self.name}.json"
 
-    def save_figure(self, fig, name: str) -> Path:
+    def save_figure(self, fig, name: str) -> None:
+        """Save through :func:`lib.figures.save`. Returns None on purpose: a notebook's last
+        expression is printed, and a path of this machine must not land in committed outputs."""
         from lib import figures
 
-        return figures.save(fig, name, run=self)
+        figures.save(fig, name, run=self)
 
     def summary(self, metrics: dict, digits: int = 3) -> dict:
         """Print ``metrics`` rounded, one per line in sorted order, and write them as JSON.

@@ -46,3 +46,13 @@ def test_nbval_baseline_exists_and_is_smoke(name):
     assert injected and 'profile = "smoke"' in injected[0].source
     summary = [c for c in nb.cells if "# NBVAL_CHECK_OUTPUT" in c.source]
     assert summary and summary[-1].outputs, "baseline summary cell has outputs to compare"
+
+
+def test_committed_outputs_hold_no_machine_paths():
+    roots = {str(REPO), "/tmp/"}
+    files = [*(REPO / "notebooks").glob("*.ipynb"), *(REPO / "tests" / "nbval").glob("*.ipynb"),
+             *(REPO / "figures").glob("*.json"), *(REPO / "figures" / "metrics").glob("*.json")]
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        leaked = [r for r in roots if r in text]
+        assert not leaked, f"{f.relative_to(REPO)} contains machine paths {leaked}"
