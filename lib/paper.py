@@ -100,8 +100,9 @@ def run(profile: str, only: list[str] | None = None, baseline: Path | None = Non
         if unknown:
             raise profiles.ProfileError(f"--only {unknown}: no such notebook; known: {names}")
         names = [n for n in names if n in only]
-    if profile == "smoke":
-        os.environ["TQDM_DISABLE"] = "1"
+    # Progress bars are for interactive use: in executed (committed) notebooks they would
+    # only add output that changes on every run.
+    os.environ["TQDM_DISABLE"] = "1"
     out_dir = paths.build_dir() / "executed" / profile
     manifest = paths.figures_dir(profile) / "MANIFEST.json"
     times: dict[str, float] = {}

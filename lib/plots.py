@@ -87,3 +87,60 @@ def score_histograms(scores: dict, thresholds: dict | None = None, xlabel: str =
         ax.set_title(model), ax.set_xlabel(xlabel)
     fig.tight_layout()
     return fig
+
+
+def parsing_overlays(images, parsings, palette, landmarks=None, visible=None, titles=None, ncols: int = 6,
+                     alpha: float = 0.55, cell: float = 1.6):
+    """Images with their class maps blended in, and landmarks (visible: green, hidden: red)."""
+    plt = _plt()
+    n = len(images)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, cell * nrows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_xticks([]), ax.set_yticks([])
+        if k >= n:
+            ax.axis("off")
+            continue
+        col = palette[parsings[k]].astype(np.float32)
+        mask = (parsings[k] > 0)[..., None]
+        ax.imshow(np.where(mask, (1 - alpha) * images[k] + alpha * col, images[k]).astype(np.uint8))
+        if landmarks is not None:
+            v = visible[k] if visible is not None else np.ones(len(landmarks[k]), bool)
+            ax.scatter(*landmarks[k][v].T, s=3, c="lime", linewidths=0)
+            ax.scatter(*landmarks[k][~v].T, s=3, c="red", linewidths=0)
+            h, w = parsings[k].shape
+            ax.set_xlim(-0.5, w - 0.5), ax.set_ylim(h - 0.5, -0.5)  # points may lie outside the image
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def class_legend_bars(fractions: dict, palette, xlabel: str = "share of pixels"):
+    """Horizontal bars of per-class shares, coloured with the class palette."""
+    plt = _plt()
+    names = list(fractions)
+    fig, ax = plt.subplots(figsize=(5.5, 0.22 * len(names) + 0.8))
+    ax.barh(names, [fractions[n] for n in names], color=[palette[i] / 255 for i in range(len(names))],
+            edgecolor="k", linewidth=0.3)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    fig.tight_layout()
+    return fig
+
+
+def quality_curves(identity: "pd.DataFrame", landmarks: "pd.DataFrame"):
+    """Engine quality per yaw: rank-1 and distances (left), landmark NME and detection (right)."""
+    plt = _plt()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 2.8))
+    a.plot(identity.index, identity["rank1"], "o-", label="rank-1 (dlib, B vs A)")
+    a.plot(identity.index, identity["same_distance"], "s--", label="same-person distance")
+    a.plot(identity.index, identity["different_distance"], "^--", label="different-person distance")
+    a.set_xlabel("yaw (deg)"), a.set_ylim(0, 1.05), a.legend(fontsize=7)
+    b.plot(landmarks.index, landmarks["nme68"], "o-", label="NME dlib vs engine 68")
+    b.plot(landmarks.index, landmarks["detected"], "s--", label="dlib HOG detection rate")
+    b.axhline(0.04, color="grey", lw=0.8, ls=":")
+    b.set_xlabel("yaw (deg)"), b.set_ylim(0, 1.05), b.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -78,17 +78,19 @@ def test_points5_from_68():
 def test_embedders_separate_genuine_from_impostor(name, astro, yunet):
     model = embed.create_embedder(name)
     edits = real_photos.edited_copies(astro)
-    a = pipeline.detect_and_align([edits["original"], edits["mirrored"], edits["dark"]], yunet)
-    e = model(a.aligned)
+    photos = [edits["original"], edits["mirrored"], edits["dark"]]
+    a = pipeline.detect_and_align(photos, yunet)
+    e = embed.embed_faces(model, photos, a.points5)
     assert e.shape == (3, model.dim) and np.allclose(np.linalg.norm(e, axis=1), 1, atol=1e-5)
     sims = embed.cosine_matrix(e)
     assert sims[0, 1] > model.native_threshold and sims[0, 2] > model.native_threshold
-    assert np.allclose(model(a.aligned[:1]), e[:1], atol=1e-6)  # deterministic
+    assert np.allclose(embed.embed_faces(model, photos[:1], a.points5[:1]), e[:1], atol=1e-6)  # deterministic
+    assert model.align(photos[0], a.points5[0]).shape == (model.input_size, model.input_size, 3)
 
 
 def test_embedder_rejects_unaligned_input():
     model = embed.create_embedder("sface")
-    with pytest.raises(ValueError, match="expected aligned uint8 faces"):
+    with pytest.raises(ValueError, match=r"expected aligned uint8 faces \(N, 112, 112, 3\).*embedder.align"):
         model(np.zeros((2, 100, 100, 3), np.uint8))
     with pytest.raises(ValueError, match="unknown embedder 'arcface'"):
         embed.create_embedder("arcface")

@@ -21,23 +21,26 @@ def points5_from_68(lm68: np.ndarray) -> np.ndarray:
     return np.stack([lm68[36:42].mean(0), lm68[42:48].mean(0), lm68[30], lm68[48], lm68[54]])
 
 
-def estimate_transform(points5: np.ndarray, size: int = 112) -> np.ndarray:
-    """2x3 similarity matrix mapping ``points5`` onto the template scaled to ``size``."""
+def estimate_transform(points5: np.ndarray, size: int = 112, margin: int = 0) -> np.ndarray:
+    """2x3 similarity matrix mapping ``points5`` onto the template scaled to ``size`` and
+    shifted by ``margin`` pixels (a ``size + 2*margin`` canvas with context around the crop)."""
     from skimage.transform import SimilarityTransform
 
     src = np.asarray(points5, dtype=np.float64)
     if src.shape != (5, 2) or not np.isfinite(src).all():
         raise ValueError(f"expected 5 finite (x, y) points, got shape {src.shape}")
-    dst = ARCFACE_TEMPLATE * (size / 112.0)
+    dst = ARCFACE_TEMPLATE * (size / 112.0) + margin
     tform = SimilarityTransform.from_estimate(src, dst)
     if not tform:
         raise ValueError(f"the 5 points {src.round(1).tolist()} are degenerate: no similarity transform")
     return tform.params[:2]
 
 
-def align_face(image: np.ndarray, points5: np.ndarray, size: int = 112) -> np.ndarray:
-    """Warp ``image`` so that ``points5`` land on the ArcFace template (``size`` x ``size``)."""
+def align_face(image: np.ndarray, points5: np.ndarray, size: int = 112, margin: int = 0) -> np.ndarray:
+    """Warp ``image`` so that ``points5`` land on the ArcFace template: a ``size`` x ``size``
+    crop, or with ``margin`` the same crop plus ``margin`` pixels of context on every side."""
     import cv2
 
-    M = estimate_transform(points5, size)
-    return cv2.warpAffine(image, M, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    M = estimate_transform(points5, size, margin)
+    out = size + 2 * margin
+    return cv2.warpAffine(image, M, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

