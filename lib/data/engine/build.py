@@ -25,7 +25,7 @@ from lib.data.engine import candidates, identity
 from lib.data.engine.expressions import EMOTIONS, KDEF_CODE
 from lib.data.engine.sessions import SESSIONS
 
-VERSION = "1.0"
+VERSION = "1.1"
 KDEF_POSES = {"FL": -60.0, "HL": -30.0, "S": 0.0, "HR": 30.0, "FR": 60.0}  # +-90 renders poorly: see data card
 
 

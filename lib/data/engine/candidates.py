@@ -31,10 +31,11 @@ def init_worker() -> None:
 
 @lru_cache(maxsize=1)
 def _tools():
+    from lib.faces.detect import YuNetDetector
     from lib.faces.landmarks import FaceMesh
     from lib.faces.segment import PersonSegmenter
 
-    return FaceMesh(min_detection_confidence=0.3), PersonSegmenter()
+    return FaceMesh(min_detection_confidence=0.3), PersonSegmenter(), YuNetDetector(score_threshold=0.3)
 
 
 @lru_cache(maxsize=1)
@@ -54,9 +55,13 @@ def source_image(seed: int, index: int) -> np.ndarray:
 
 def build(seed: int, index: int, criteria=identity.UsableCriteria()):
     """(head or None, reason, source stats) for candidate ``index``."""
-    mesh, seg = _tools()
+    mesh, seg, detector = _tools()
     face = identity.fit_face(source_image(seed, index), mesh)
-    ok, reason = identity.usable(face, criteria)
+    score = 0.0
+    if face is not None:
+        found = detector(face.image)
+        score = found[0].score if found else 0.0
+    ok, reason = identity.usable(face, criteria, score)
     if not ok:
         return None, reason, (face.stats if face is not None else {})
     return head_mod.build_head(face, seg(face.image)), reason, face.stats

@@ -175,7 +175,7 @@ def _shade(image: np.ndarray, normals: np.ndarray, feather: np.ndarray, k: np.nd
         n = normals / np.maximum(np.linalg.norm(normals, axis=2, keepdims=True), 1e-6)
         lambert = np.clip(n @ light, 0, 1)  # normals point out of the head
         frontal = np.clip(-n[..., 2], 0, 1)  # the source's own light: from the camera
-        factor = 1 + look.light_strength * (lambert - frontal)
+        factor = np.clip(1 + look.light_strength * (lambert - frontal), 0.55, 1.12)  # no blown-out highlights
         weight = np.where(k >= _KIND_FACE, 1.0, np.where(k == _KIND_BG, feather, 0.0))
         img *= (1 + (factor - 1) * weight)[..., None]
     img *= np.asarray(look.gain, np.float32)
