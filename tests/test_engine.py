@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lib.data.engine import expressions, generator, labels, topology
-from lib.data.engine.mesh68 import MAP_FILE, mesh_to_68
+from lib.data.engine.mesh68 import MAP_FILE, landmarks68, mesh_to_68
 
 
 def test_topology_counts():
@@ -33,9 +33,15 @@ def test_label_classes_are_the_papers():
 
 def test_mesh68_map_is_committed_and_valid():
     data = json.loads(MAP_FILE.read_text())
-    idx = mesh_to_68()
-    assert idx.shape == (68,) and len(set(idx.tolist())) >= 60
-    assert data["mean_residual_iod"] < 0.1 and data["faces"] >= 30
+    idx, w = mesh_to_68()
+    assert idx.shape == w.shape == (68, data["k"]) and len(set(idx[:, 0].tolist())) >= 60
+    assert np.allclose(w.sum(1), 1) and (w >= 0).all()  # convex: no extrapolation
+    assert data["mean_residual_iod"] <= data["nearest_vertex_residual_iod"] < 0.1 and data["faces"] >= 30
+    mesh = np.random.default_rng(0).uniform(0, 112, (478, 2))
+    vis = np.ones(478, bool)
+    vis[idx[5, 0]] = False
+    lm, v = landmarks68(mesh, vis)
+    assert lm.shape == (68, 2) and not v[5] and v.sum() >= 60
 
 
 @pytest.fixture(scope="module")

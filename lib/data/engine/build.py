@@ -25,7 +25,7 @@ from lib.data.engine import candidates, identity
 from lib.data.engine.expressions import EMOTIONS, KDEF_CODE
 from lib.data.engine.sessions import SESSIONS
 
-VERSION = "1.1"
+VERSION = "1.2"
 KDEF_POSES = {"FL": -60.0, "HL": -30.0, "S": 0.0, "HR": 30.0, "FR": 60.0}  # +-90 renders poorly: see data card
 
 
@@ -63,10 +63,14 @@ class EngineConfig:
     workers: int = 0
 
     def key(self) -> dict:
-        """Everything that changes the output (not ``workers``)."""
+        """Everything that changes the output (not ``workers``): the parameters, the engine
+        version and the committed 478 -> 68 map (so a re-derived map never reuses stale labels)."""
+        from lib.data.engine.mesh68 import MAP_FILE
+
         d = dataclasses.asdict(self)
         d.pop("workers")
         d["version"] = VERSION
+        d["mesh68_sha256"] = provenance.sha256_file(MAP_FILE)
         return d
 
 
@@ -125,7 +129,7 @@ def person_split(cfg: EngineConfig, n: int) -> list[str]:
 
 def render_person(args) -> dict:
     """Worker: every image of one person (sessions x emotions x poses) with labels."""
-    from lib.data.engine.mesh68 import mesh_to_68
+    from lib.data.engine.mesh68 import landmarks68
     from lib.data.engine.render import render
     from lib.data.engine.sessions import session_look
     from lib.seeding import numpy_rng
@@ -134,7 +138,6 @@ def render_person(args) -> dict:
     h, reason, _ = candidates.build(cfg.seed, index, cfg.criteria)
     if h is None:
         raise RuntimeError(f"candidate {index} was usable during selection but not now ({reason})")
-    m68 = mesh_to_68()
     rng = numpy_rng(cfg.seed, "pitch", person)
     out = {k: [] for k in ("images", "parsing", "mesh478", "mesh478_visible", "landmarks68", "landmarks68_visible")}
     rows = []
@@ -149,8 +152,9 @@ def render_person(args) -> dict:
                 out["parsing"].append(r.parsing)
                 out["mesh478"].append(r.mesh478)
                 out["mesh478_visible"].append(r.visible478)
-                out["landmarks68"].append(r.mesh478[m68])
-                out["landmarks68_visible"].append(r.visible478[m68])
+                lm, vis = landmarks68(r.mesh478, r.visible478)
+                out["landmarks68"].append(lm)
+                out["landmarks68_visible"].append(vis)
                 rows.append({"identity": f"{session}{person:03d}", "session": session, "emotion": emotion,
                              "pose": code, "yaw": yaw, "split": split, "source": source,
                              "person": f"{person:03d}", "pitch": round(pitch, 3),
