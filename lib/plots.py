@@ -130,13 +130,14 @@ def class_legend_bars(fractions: dict, palette, xlabel: str = "share of pixels")
     return fig
 
 
-def quality_curves(identity: "pd.DataFrame", landmarks: "pd.DataFrame"):
-    """Engine quality per yaw: rank-1 and distances (left), landmark NME and detection (right)."""
+def quality_curves(identity: dict, landmarks: "pd.DataFrame"):
+    """Engine quality per yaw: rank-1 per recogniser (left), landmark NME and detection (right).
+
+    ``identity`` maps a recogniser name to its lib.data.engine.quality.identity_check table."""
     plt = _plt()
     fig, (a, b) = plt.subplots(1, 2, figsize=(8, 2.8))
-    a.plot(identity.index, identity["rank1"], "o-", label="rank-1 (dlib, B vs A)")
-    a.plot(identity.index, identity["same_distance"], "s--", label="same-person distance")
-    a.plot(identity.index, identity["different_distance"], "^--", label="different-person distance")
+    for (name, table), marker in zip(identity.items(), "os^v"):
+        a.plot(table.index, table["rank1"], marker + "-", label=f"rank-1 {name} (B probes vs A gallery)")
     a.set_xlabel("yaw (deg)"), a.set_ylim(0, 1.05), a.legend(fontsize=7)
     b.plot(landmarks.index, landmarks["nme68"], "o-", label="NME dlib vs engine 68")
     b.plot(landmarks.index, landmarks["detected"], "s--", label="dlib HOG detection rate")
