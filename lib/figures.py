@@ -8,6 +8,7 @@ hash, git commit, time, PNG sha256) in the profile's MANIFEST.json.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from pathlib import Path
@@ -59,7 +60,7 @@ def save(fig, name: str, *, run=None) -> Path:
         "params_hash": run.params_hash if run else None,
         "git_commit": provenance.git_commit(),
         "time": provenance.now(),
-        "png_sha256": provenance.sha256_file(base.with_suffix(".png")),
+        "png_sha256": hashlib.sha256(png).hexdigest(),
     }
     atomic.update_json(manifest_path(profile), lambda m: m.setdefault("figures", {}).__setitem__(name, entry))
     return base.with_suffix(".png")

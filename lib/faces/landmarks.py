@@ -51,7 +51,22 @@ class Dlib5:
         return self._sp(check_image(image), _rect(box))
 
 
-class FaceMesh:
+class _Closable:
+    """Context-manager support for wrappers of MediaPipe solutions (they hold native graphs)."""
+
+    _solution = None
+
+    def close(self) -> None:
+        self._solution.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class FaceMesh(_Closable):
     """MediaPipe FaceMesh (legacy solution, bundled tflite): 478 points with iris refinement.
 
     Args:
@@ -68,24 +83,16 @@ class FaceMesh:
         os.environ.setdefault("GLOG_minloglevel", "2")  # silence MediaPipe's C++ info lines
         mp = require("mediapipe")
         asset_path("facemesh")  # clear error if the bundled model is missing
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
+        self._solution = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=1, refine_landmarks=refine_landmarks,
             min_detection_confidence=min_detection_confidence)
 
     def __call__(self, image: np.ndarray) -> np.ndarray | None:
         image = check_image(image)
         h, w = image.shape[:2]
-        result = self._mesh.process(image)
+        result = self._solution.process(image)
         if not result.multi_face_landmarks:
             return None
         lm = result.multi_face_landmarks[0].landmark
         return np.array([[p.x * w, p.y * h, p.z * w] for p in lm], dtype=np.float32)
 
-    def close(self) -> None:
-        self._mesh.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

@@ -11,24 +11,17 @@ import numpy as np
 from lib.env_check import require
 from lib.faces.assets import asset_path
 from lib.faces.detect import check_image
+from lib.faces.landmarks import _Closable
 
 
-class PersonSegmenter:
+class PersonSegmenter(_Closable):
     """Args: model_selection 0 (general, 256x256) or 1 (landscape)."""
 
     def __init__(self, model_selection: int = 0):
         mp = require("mediapipe")
         asset_path("selfie_segmentation")
-        self._seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=model_selection)
+        self._solution = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=model_selection)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        return self._seg.process(check_image(image)).segmentation_mask.astype(np.float32)
+        return self._solution.process(check_image(image)).segmentation_mask.astype(np.float32)
 
-    def close(self) -> None:
-        self._seg.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

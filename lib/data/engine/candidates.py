@@ -57,11 +57,7 @@ def build(seed: int, index: int, criteria=identity.UsableCriteria()):
     """(head or None, reason, source stats) for candidate ``index``."""
     mesh, seg, detector = _tools()
     face = identity.fit_face(source_image(seed, index), mesh)
-    score = 0.0
-    if face is not None:
-        found = detector(face.image)
-        score = found[0].score if found else 0.0
-    ok, reason = identity.usable(face, criteria, score)
+    ok, reason = identity.usable(face, criteria, lambda img: max((d.score for d in detector(img)), default=0.0))
     if not ok:
         return None, reason, (face.stats if face is not None else {})
     return head_mod.build_head(face, seg(face.image)), reason, face.stats

@@ -90,17 +90,16 @@ def fit_face(image: np.ndarray, mesh) -> FittedFace | None:
     return None if P is None else head_frame(P.astype(np.float64), img)
 
 
-def usable(face: FittedFace | None, criteria: UsableCriteria = UsableCriteria(), face_score: float = 1.0
+def usable(face: FittedFace | None, criteria: UsableCriteria = UsableCriteria(), face_score=None
            ) -> tuple[bool, str]:
-    """(ok, reason) for a candidate source face; ``face_score`` is a detector's score on it.
+    """(ok, reason) for a candidate source face.
 
-    FaceMesh fits a mesh to almost anything face-shaped, including DCGAN samples that are
-    colour blobs; a real detector's score catches those (measured on 300 DCGAN samples:
-    usable faces score 0.87-0.99 under YuNet, a featureless blob 0.41)."""
+    ``face_score(image) -> float`` is a detector's score, called last (only on faces that
+    pass the cheap mesh checks). FaceMesh fits a mesh to almost anything face-shaped,
+    including DCGAN samples that are colour blobs; a real detector's score catches those
+    (measured on 300 DCGAN samples: usable faces score 0.87-0.99 under YuNet, a blob 0.41)."""
     if face is None:
         return False, "no mesh"
-    if face_score < criteria.min_face_score:
-        return False, "no detector face"
     s = face.stats
     if abs(s["yaw"]) > criteria.max_abs_yaw or abs(s["pitch"]) > criteria.max_abs_pitch:
         return False, "not frontal"
@@ -110,4 +109,6 @@ def usable(face: FittedFace | None, criteria: UsableCriteria = UsableCriteria(),
         return False, "eyes closed"
     if not criteria.luminance[0] < s["luminance"] < criteria.luminance[1]:
         return False, "exposure"
+    if face_score is not None and face_score(face.image) < criteria.min_face_score:
+        return False, "no detector face"
     return True, "ok"
