@@ -40,6 +40,8 @@ ARRAYS: dict[str, dict] = {
     "mesh478_visible": {"dtype": "bool", "shape": (478,)},
     "parsing": {"dtype": "uint8", "shape": ("H", "W"), "max": 24},  # the 25 FSErasing classes
     "mask": {"dtype": "bool", "shape": ("H", "W")},  # damage masks
+    "damaged": {"dtype": "uint8", "shape": ("H", "W", 3)},  # the damaged copy of each image (CelebA-C)
+    "parsing19": {"dtype": "uint8", "shape": ("H", "W"), "max": 255},  # FaceSynthetics' own 19 classes, 255 = ignore
 }
 
 
@@ -94,12 +96,15 @@ class FaceSetWriter:
         arrays: names of the optional arrays (keys of ``ARRAYS``) each ``append`` provides.
         card: who made it: name, kind ("synthetic"|"real"), generator or source, version, seed,
             parameters, data_card, anything else JSON-able. Counts and arrays are computed here.
+        allow_fewer: ``n`` is an upper bound (adapters that reject unreadable images): the
+            arrays are truncated in place to the rows appended, at least one.
     """
 
     def __init__(self, path, *, n: int, image_size: tuple[int, int], arrays: Iterable[str] | None = None,
-                 card: Mapping):
+                 card: Mapping, allow_fewer: bool = False):
         self.path = Path(path)
         self.card = _clean_card(self.path / "card.json", card)
+        self.allow_fewer, self._attached = bool(allow_fewer), {}
         self.n, self.hw, self.names = int(n), tuple(int(v) for v in image_size), sorted(arrays or ())
         if self.n < 1 or len(self.hw) != 2 or min(self.hw) < 1:
             raise self._fail("images.npy", f"n={n}, image_size={image_size} is not a positive count and (H, W)")
@@ -132,6 +137,13 @@ class FaceSetWriter:
             self._maps[name][rows] = arr
         self._metas.append(meta)
         self.count += len(images)
+
+    def attach(self, name: str, text: str) -> None:
+        """Write a small text file (e.g. ``rejects.csv``, ``pairs.csv``) into the FaceSet with the rest."""
+        if Path(name).name != name or Path(name).stem in ["images", "meta", "card", *ARRAYS]:
+            raise self._fail(name, f"{name!r} is not a plain file name or clashes with a FaceSet file",
+                             "choose another name")
+        self._attached[name] = str(text)
 
     def _check_chunk(self, images, meta, arrays):
         images, k = np.asarray(images), len(images)
@@ -195,11 +207,16 @@ class FaceSetWriter:
                                                          shape=shape)
 
     def _finish(self) -> None:
-        if self.count != self.n:
+        if self.count != self.n and not (self.allow_fewer and 0 < self.count < self.n):
             raise self._fail("images.npy", f"{self.count} rows were appended but n={self.n} was declared")
         for m in self._maps.values():
             m.flush()
         self._maps.clear()
+        if self.count < self.n:
+            for name in ["images"] + self.names:
+                _truncate_npy(self.tmp / f"{name}.npy", self.count)
+        for name, text in self._attached.items():
+            (self.tmp / name).write_text(text)
         meta = pd.concat(self._metas, ignore_index=True)
         meta.to_csv(self.tmp / "meta.csv", index=False)
         files = ["images"] + self.names
@@ -225,6 +242,24 @@ class FaceSetWriter:
             if self._stack is not None:
                 self._stack.__exit__(exc_type, exc, tb)
         return False
+
+
+def _truncate_npy(file: Path, rows: int) -> None:
+    """Shrink a .npy file to its first ``rows`` rows in place: a new header (same length, the
+    format pads it to 64 bytes) and a truncated file; no copy, so bounded memory and time."""
+    with open(file, "r+b") as f:
+        fmt = np.lib.format
+        version = fmt.read_magic(f)
+        read, write = {(1, 0): (fmt.read_array_header_1_0, fmt.write_array_header_1_0),
+                       (2, 0): (fmt.read_array_header_2_0, fmt.write_array_header_2_0)}[version]
+        shape, fortran, dtype = read(f)
+        offset = f.tell()
+        header = {"descr": fmt.dtype_to_descr(dtype), "fortran_order": fortran, "shape": (rows, *shape[1:])}
+        f.seek(0)
+        write(f, header)
+        if f.tell() != offset:  # cannot happen when the row count only loses digits
+            raise FaceSetError(f"{file}: header length changed while truncating")
+        f.truncate(offset + rows * int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize)
 
 
 def _clean_card(file: Path, card: Mapping) -> dict:
