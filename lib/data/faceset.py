@@ -87,7 +87,9 @@ def _cast_column(s: pd.Series, kind: str) -> pd.Series:
 
 
 class FaceSetWriter:
-    """Streaming FaceSet writer with bounded memory (arrays are preallocated memmaps).
+    """Streaming FaceSet writer with bounded memory: each array is a .npy header followed by
+    rows appended with plain file writes (no memmap, so written pages are page cache, not
+    process memory; measured by ``python -m lib.data.sources.benchmark``).
 
     Args:
         path: the FaceSet directory to create (an existing one is replaced only on success).
@@ -112,7 +114,7 @@ class FaceSetWriter:
             if name not in ARRAYS:
                 raise self._fail(f"{name}.npy", f"unknown array name {name!r} (known: {', '.join(ARRAYS)})",
                                  "fix the name or add it to lib.data.faceset.ARRAYS")
-        self.count, self._metas, self._maps, self._stack = 0, [], {}, None
+        self.count, self._metas, self._files, self._stack = 0, [], {}, None
 
     def _fail(self, file: str, problem: str, todo: str = "fix the data passed to the writer") -> FaceSetError:
         return _error(self.path / file, problem, todo, self.card)
@@ -131,10 +133,9 @@ class FaceSetWriter:
         images, meta, arrays = self._check_chunk(images, meta, dict(arrays or {}))
         if self._stack is None:
             self._open()
-        rows = slice(self.count, self.count + len(images))
-        self._maps["images"][rows] = images
+        self._files["images"].write(np.ascontiguousarray(images).tobytes())
         for name, arr in arrays.items():
-            self._maps[name][rows] = arr
+            self._files[name].write(np.ascontiguousarray(arr).tobytes())
         self._metas.append(meta)
         self.count += len(images)
 
@@ -203,15 +204,18 @@ class FaceSetWriter:
         specs = {"images": ("uint8", (self.n, *self.hw, 3))}
         specs.update({name: (ARRAYS[name]["dtype"], (self.n, *_item_shape(name, self.hw))) for name in self.names})
         for name, (dtype, shape) in specs.items():
-            self._maps[name] = np.lib.format.open_memmap(self.tmp / f"{name}.npy", mode="w+", dtype=dtype,
-                                                         shape=shape)
+            f = self._stack.enter_context(open(self.tmp / f"{name}.npy", "wb"))
+            # the header pads the row count to 21 digits, so _truncate_npy can rewrite it in place
+            np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                                     "fortran_order": False, "shape": shape})
+            self._files[name] = f
 
     def _finish(self) -> None:
         if self.count != self.n and not (self.allow_fewer and 0 < self.count < self.n):
             raise self._fail("images.npy", f"{self.count} rows were appended but n={self.n} was declared")
-        for m in self._maps.values():
-            m.flush()
-        self._maps.clear()
+        for f in self._files.values():
+            f.close()
+        self._files.clear()
         if self.count < self.n:
             for name in ["images"] + self.names:
                 _truncate_npy(self.tmp / f"{name}.npy", self.count)
@@ -238,7 +242,7 @@ class FaceSetWriter:
             exc_type, exc, tb = type(err), err, err.__traceback__
             raise
         finally:
-            self._maps.clear()
+            self._files.clear()
             if self._stack is not None:
                 self._stack.__exit__(exc_type, exc, tb)
         return False
