@@ -38,7 +38,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.list or not args.name:
         for name in sorted(sources.SOURCES):
-            mod = sources.adapter(name)
+            try:
+                mod = sources.adapter(name)
+            except ImportError as err:
+                print(f"{name:15s} (cannot be imported: {err})")
+                continue
             print(f"{name:15s} ${mod.ENV:24s} data_cards/{mod.DATA_CARD}.md  {mod.DEFAULTS}")
         return 0
     from lib.data.faceset import read_faceset

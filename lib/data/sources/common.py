@@ -233,7 +233,8 @@ class Rejects:
         return len(self.rows)
 
     def counts(self) -> dict[str, int]:
-        """Reasons with their counts; detail after ':' or '(' is folded so similar reasons group."""
+        """Reasons with their counts. Detail after ':' or ' (' is folded so similar reasons group:
+        adapters write reasons as "<kind>: <detail>" or "<kind> (<detail>)"."""
         short = [r.split(" (")[0].split(":")[0] for _, r in self.rows]
         return dict(sorted(Counter(short).items(), key=lambda kv: (-kv[1], kv[0])))
 
@@ -281,7 +282,8 @@ class Sample:
 
 def convert(records: pd.DataFrame, out, load: Callable[[dict], Sample], *, size: int, card: Mapping,
             arrays: Iterable[str] = (), rejects: Rejects | None = None, attach: Mapping[str, str] | None = None,
-            chunk: int = 256, progress: bool = True, desc: str = "convert") -> Path:
+            summarise: Callable[[pd.DataFrame], dict] | None = None, chunk: int = 256, progress: bool = True,
+            desc: str = "convert") -> Path:
     """Stream ``records`` through ``load`` into the FaceSet ``out``; bounded memory.
 
     Args:
@@ -293,6 +295,8 @@ def convert(records: pd.DataFrame, out, load: Callable[[dict], Sample], *, size:
         arrays: names of the optional arrays every Sample provides.
         rejects: rejects found before loading (e.g. names that did not parse); extended here.
         attach: extra text files to store in the FaceSet (e.g. {"pairs.csv": ...}).
+        summarise: meta of the written rows -> entries added to the card (e.g. statistics
+            over the converted images), before the FaceSet becomes visible.
         chunk: images per write; memory is O(chunk), not O(N).
     Returns the FaceSet directory. Raises SourceError when every record was rejected.
     """
@@ -341,6 +345,8 @@ def convert(records: pd.DataFrame, out, load: Callable[[dict], Sample], *, size:
                 raise source_error(card.get("source", out), f"all {len(records)} files were rejected "
                                    f"({rejects.counts()})", "check the data and the alignment settings",
                                    _card_name(card))
+            if summarise is not None:
+                writer.card.update(summarise(pd.concat(writer._metas, ignore_index=True)))
             writer.card["rejects"] = {"count": len(rejects), "reasons": rejects.counts(), "file": "rejects.csv"}
             writer.attach("rejects.csv", rejects.to_csv())
             for name, text in (attach or {}).items():
