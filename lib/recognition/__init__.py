@@ -1,0 +1,1 @@
+"""Face recognition: backbones, margin heads, training and evaluation (paper-faithful names)."""

@@ -1,0 +1,119 @@
+"""One ``embed`` for trained backbones and the offline pretrained embedders alike.
+
+Evaluation code calls ``embed(model, crops)`` and never asks what ``model`` is:
+
+- a torch backbone (``lib.recognition.backbones``): its own ``preprocess`` (size, channel
+  order, normalisation), eval mode, no grad, batches on ``device`` (default: where the
+  model is); with ``flip=True`` the
+  embedding of the horizontally flipped crop is added, as arcface_torch's
+  ``eval/verification.py`` does (sum, then compare by cosine);
+- a ``lib.faces.embed`` embedder (SFace, dlib): crops are ArcFace-aligned already, so
+  their 5 points are the template's; ``embed_faces`` then warps each crop to the
+  embedder's own input (an identity warp for SFace's 112 crop, a 224 canvas with
+  replicated borders for dlib's context margin). Crops of another size are first resized
+  to 112 (bilinear). These embedders run on the CPU and return unit vectors.
+
+Backbone embeddings are returned raw (not L2-normalised, as FRA uses them); pass
+``normalize=True`` for unit vectors from both.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lib.faces.align import ARCFACE_TEMPLATE
+
+
+def _check_images(images) -> np.ndarray:
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"expected aligned uint8 RGB crops (N, H, W, 3), got {images.dtype} {images.shape}")
+    return images
+
+
+def _l2(x: np.ndarray) -> np.ndarray:
+    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def _embed_torch(model, images: np.ndarray, batch_size: int, device, flip: bool) -> np.ndarray:
+    import torch
+
+    from lib.device import select_device
+    from lib.recognition.backbones import get_preprocess, preprocess
+
+    spec = get_preprocess(model)
+    home = next((p.device for p in model.parameters()), torch.device("cpu"))
+    dev = home if device is None else select_device(device) if isinstance(device, str) else torch.device(device)
+    was_training = model.training
+    model.to(dev).eval()
+    out = []
+    try:
+        with torch.inference_mode():
+            for i in range(0, len(images), batch_size):
+                x = preprocess(images[i:i + batch_size], spec, device=dev)
+                e = model(x)
+                if flip:
+                    e = e + model(x.flip(3))
+                out.append(e.float().cpu().numpy())
+    finally:
+        model.to(home).train(was_training)
+    return np.concatenate(out).astype(np.float32, copy=False)
+
+
+def _to_112(images: np.ndarray) -> np.ndarray:
+    if images.shape[1:3] == (112, 112):
+        return images
+    import cv2
+
+    return np.stack([cv2.resize(img, (112, 112), interpolation=cv2.INTER_LINEAR) for img in images])
+
+
+def _embed_pretrained(embedder, images: np.ndarray, batch_size: int, flip: bool) -> np.ndarray:
+    from lib.faces.embed import embed_faces
+
+    out = []
+    for i in range(0, len(images), batch_size):
+        crops = _to_112(images[i:i + batch_size])
+        points = np.repeat(ARCFACE_TEMPLATE[None], len(crops), axis=0)
+        e = embed_faces(embedder, crops, points)
+        if flip:  # the template is not mirror-symmetric: flipping the crop keeps it aligned to ~0.3 px
+            e = e + embed_faces(embedder, np.ascontiguousarray(crops[:, :, ::-1]), points)
+        out.append(e)
+    return np.concatenate(out).astype(np.float32, copy=False)
+
+
+def embed(model_or_embedder, images, *, batch_size: int = 256, device=None, flip: bool = False,
+          normalize: bool = False) -> np.ndarray:
+    """Embeddings (N, D) float32 of aligned uint8 RGB crops (N, H, W, 3).
+
+    Args:
+        model_or_embedder: a backbone from ``create_backbone`` (any ``nn.Module`` with a
+            ``preprocess_spec``) or a ``lib.faces.embed`` embedder (``create_embedder``).
+        images: ArcFace-aligned crops; resized to what the model takes.
+        batch_size: crops per forward pass.
+        device: "cpu", "cuda", "auto" or a torch.device to run a backbone on; None (default)
+            runs it where its weights are. The module goes back to its own device and
+            train/eval mode afterwards, so an ``eval_fn`` may call this mid-training.
+            The pretrained embedders always run on the CPU.
+        flip: add the embedding of the mirrored crop.
+        normalize: L2-normalise the result.
+    """
+    images = _check_images(images)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    import torch
+
+    if len(images) == 0:
+        dim = getattr(model_or_embedder, "embedding_size", None) or getattr(model_or_embedder, "dim", None)
+        if dim is None:
+            raise ValueError("no images to embed")
+        return np.zeros((0, int(dim)), np.float32)
+
+    if isinstance(model_or_embedder, torch.nn.Module):
+        out = _embed_torch(model_or_embedder, images, batch_size, device, flip)
+    elif callable(model_or_embedder) and hasattr(model_or_embedder, "align"):
+        out = _embed_pretrained(model_or_embedder, images, batch_size, flip)
+    else:
+        raise TypeError(f"cannot embed with {type(model_or_embedder).__name__}: expected a torch backbone "
+                        "(lib.recognition.backbones.create_backbone) or a lib.faces.embed embedder (create_embedder)")
+    return _l2(out) if normalize else out
