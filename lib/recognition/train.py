@@ -1,0 +1,427 @@
+"""One training loop for every face-recognition model of the companion.
+
+    cfg = TrainConfig(backbone="iresnet_tiny", head="arcface", epochs=8)
+    result = train(cfg, images, labels, work_dir=Path("runs/x"))      # or:
+    result = train_cached("fr/arcface", cfg, images, labels, data_key=fs.card["arrays"]["images.npy"]["sha256"])
+
+- CPU or CUDA (``device="auto"``); AMP (float16 autocast + GradScaler) on CUDA only; the
+  margin head always runs in float32.
+- DDP when started under ``torchrun`` (WORLD_SIZE > 1): each rank takes a strided share of
+  the epoch's permutation; only rank 0 writes checkpoints and the CSV.
+- Checkpoint every ``checkpoint_every`` steps and at every epoch end (``last.pt``, written
+  atomically); a new call with the same config resumes from it, bit-exactly on CPU: the epoch
+  permutation and every augmentation draw come from ``numpy_rng(seed, ...)`` streams keyed
+  by epoch and step, and torch's RNG state is stored.
+- A NaN/inf loss stops training with ``TrainingDiverged``, naming the step and the last
+  good checkpoint (which is never overwritten by a bad state).
+- Per-epoch metrics (loss, train accuracy, lr, images/s, anything ``eval_fn`` returns) go to
+  ``history.csv``; tqdm shows progress (TQDM_DISABLE=1 silences it).
+
+Hooks (the papers' methods plug in here, not by forking the loop):
+- ``batch_hook(images_uint8, indices, rng) -> images`` or ``(images, margins)``: works on
+  the uint8 batch (Cross-Resolution Batch, occlusions, Approach1/2 margins computed on the
+  image the network actually sees);
+- ``tensor_hook(x, indices, rng) -> x``: works on the normalised tensor (FSErasing).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lib import io, provenance, runcache
+from lib.seeding import numpy_rng, seed_everything
+
+CHECKPOINT = "last.pt"
+FINAL = "model.pt"
+HISTORY = "history.csv"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Defaults-plus-changes: every field has the default-profile value.
+
+    Optimiser defaults follow arcface_torch at small scale (SGD 0.1, momentum 0.9, wd 5e-4)
+    with a cosine schedule and a linear warm-up; ``schedule="step"`` with ``milestones``
+    (epochs) and ``gamma`` reproduces the low-res paper's steps.
+    """
+
+    backbone: str = "iresnet_tiny"
+    backbone_kwargs: Mapping = field(default_factory=dict)
+    head: str = "arcface"
+    head_kwargs: Mapping = field(default_factory=dict)
+    epochs: int = 8
+    batch_size: int = 64
+    optimizer: str = "sgd"  # sgd | adamw
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"  # cosine | step | constant
+    milestones: tuple = ()
+    gamma: float = 0.1
+    warmup_epochs: float = 0.5
+    hflip: bool = True
+    grad_clip: float | None = 5.0
+    seed: int = 0
+    checkpoint_every: int = 0  # steps; 0 = only at epoch ends
+    device: str = "auto"
+    amp: bool = True  # on CUDA only
+    threads: int | None = None  # torch CPU threads (None: torch's choice)
+
+    def key(self) -> dict:
+        """The JSON-able identity of the run (without device/threads: they do not change results on CPU
+        beyond float reduction order, and a cached model must be reusable on another machine)."""
+        d = asdict(self)
+        for k in ("device", "threads"):
+            d.pop(k)
+        d["milestones"] = list(d["milestones"])
+        return d
+
+
+@dataclass
+class TrainResult:
+    backbone: object  # the trained torch.nn.Module (eval mode, on CPU)
+    head: object
+    history: pd.DataFrame
+    work_dir: Path
+    resumed_from: int | None  # step resumed from, if any
+
+
+# ----------------------------------------------------------------------------------- building
+
+def build_models(cfg: TrainConfig, num_classes: int):
+    """The backbone and head of ``cfg`` (lib.recognition registries)."""
+    from lib.recognition.backbones import create_backbone
+    from lib.recognition.heads import create_head
+
+    backbone = create_backbone(cfg.backbone, **dict(cfg.backbone_kwargs))
+    head = create_head(cfg.head, backbone_embedding_size(backbone), num_classes, **dict(cfg.head_kwargs))
+    return backbone, head
+
+
+def backbone_embedding_size(backbone) -> int:
+    """Output dimension of a backbone (its ``embedding_size`` attribute, or a probe forward)."""
+    size = getattr(backbone, "embedding_size", None)
+    if size is None:
+        import torch
+
+        spec = preprocess_spec(backbone)
+        with torch.no_grad():
+            was = backbone.training
+            backbone.eval()
+            size = backbone(torch.zeros(2, 3, *spec.input_size)).shape[1]
+            backbone.train(was)
+    return int(size)
+
+
+def preprocess_spec(backbone):
+    from lib.recognition.backbones import get_preprocess
+
+    return get_preprocess(backbone)
+
+
+def _optimizer(cfg: TrainConfig, params):
+    import torch
+
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise ValueError(f"optimizer {cfg.optimizer!r}; choose sgd or adamw")
+
+
+def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """Learning rate at ``step`` (0-based): linear warm-up, then cosine/step/constant."""
+    total = cfg.epochs * steps_per_epoch
+    warm = int(round(cfg.warmup_epochs * steps_per_epoch))
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    if cfg.schedule == "cosine":
+        t = (step - warm) / max(1, total - warm)
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+    if cfg.schedule == "step":
+        epoch = step / steps_per_epoch
+        return cfg.lr * cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
+    if cfg.schedule == "constant":
+        return cfg.lr
+    raise ValueError(f"schedule {cfg.schedule!r}; choose cosine, step or constant")
+
+
+# ------------------------------------------------------------------------------ distributed
+
+@dataclass(frozen=True)
+class _Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed(device_name: str):
+    """DDP under torchrun (WORLD_SIZE > 1): NCCL on CUDA, Gloo on CPU. Returns (dist, device)."""
+    import torch
+
+    from lib.device import select_device
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist(), select_device(device_name)
+    import torch.distributed as tdist
+
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = select_device(device_name)
+    if device.type == "cuda":
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+    if not tdist.is_initialized():
+        tdist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return _Dist(tdist.get_rank(), tdist.get_world_size(), local), device
+
+
+# ------------------------------------------------------------------------------ checkpoints
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    import torch
+
+    with io.atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_training_checkpoint(path: Path) -> dict:
+    """A ``last.pt`` written by ``train`` (torch.load with weights_only=True)."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling problem means the file is unusable
+        raise RuntimeError(f"{path}: cannot be read as a training checkpoint ({err}). To fix: delete it to "
+                           f"train from scratch") from err
+
+
+def _finite_params(*modules) -> bool:
+    import torch
+
+    return all(torch.isfinite(p).all() for m in modules for p in m.parameters())
+
+
+# ------------------------------------------------------------------------------------ train
+
+def _check_data(images, labels) -> tuple[np.ndarray, int]:
+    labels = np.asarray(labels)
+    if getattr(images, "dtype", None) != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
+        raise ValueError(f"images must be uint8 (N, H, W, 3), got {getattr(images, 'dtype', type(images))} "
+                         f"{getattr(images, 'shape', '')}")
+    if labels.shape != (len(images),) or labels.dtype.kind not in "iu":
+        raise ValueError(f"labels must be integers of shape ({len(images)},), got {labels.dtype} {labels.shape}")
+    if len(labels) == 0 or labels.min() < 0:
+        raise ValueError("labels must be non-negative class indices 0..C-1 and not empty")
+    return labels.astype(np.int64), int(labels.max()) + 1
+
+
+def _to_tensor(batch: np.ndarray, spec, device):
+    from lib.recognition.backbones import preprocess
+
+    return preprocess(batch, spec).to(device, non_blocking=True)
+
+
+def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None = None,
+          batch_hook: Callable | None = None, tensor_hook: Callable | None = None,
+          eval_fn: Callable | None = None, init_state: Mapping | None = None, progress: bool = True,
+          max_steps: int | None = None) -> TrainResult:
+    """Train ``cfg.backbone`` with ``cfg.head`` on uint8 ``images`` (N, H, W, 3) and int ``labels``.
+
+    Args:
+        work_dir: where ``last.pt``, ``model.pt`` and ``history.csv`` go; an existing
+            ``last.pt`` of the same config is resumed.
+        num_classes: head size (default: labels.max() + 1).
+        batch_hook, tensor_hook: see the module docstring.
+        eval_fn: ``eval_fn(backbone) -> dict`` run at each epoch end on rank 0 (backbone in
+            eval mode); its numbers join ``history.csv``.
+        init_state: a backbone state dict to start from (fine-tuning).
+        max_steps: stop after this many steps in total (tests of resume; normal runs leave it None).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    labels, n_cls = _check_data(images, labels)
+    num_classes = num_classes or n_cls
+    work_dir = Path(work_dir)
+    seed_everything(cfg.seed, threads=cfg.threads)
+    dist, device = _init_distributed(cfg.device)
+    backbone, head = build_models(cfg, num_classes)
+    if init_state is not None:
+        backbone.load_state_dict(dict(init_state))
+    spec = preprocess_spec(backbone)
+    backbone.to(device), head.to(device)
+    params = list(backbone.parameters()) + list(head.parameters())
+    opt = _optimizer(cfg, params)
+    use_amp = cfg.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    fwd_backbone = backbone
+    if dist.world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        fwd_backbone = DDP(backbone, device_ids=[device.index] if device.type == "cuda" else None)
+        head = DDP(head, device_ids=[device.index] if device.type == "cuda" else None)
+    head_module = head.module if dist.world > 1 else head
+
+    n = len(labels)
+    per_rank = cfg.batch_size // dist.world if dist.world > 1 else cfg.batch_size
+    steps_per_epoch = max(1, n // cfg.batch_size)  # drop_last: every step sees a full batch
+    total_steps = cfg.epochs * steps_per_epoch
+    config_key = {**cfg.key(), "num_classes": num_classes, "n": n}
+    ckpt_path = work_dir / CHECKPOINT
+    step, rows, resumed = 0, [], None
+    if ckpt_path.is_file():
+        state = load_training_checkpoint(ckpt_path)
+        if state.get("config_hash") == provenance.config_hash(config_key):
+            backbone.load_state_dict(state["backbone"]), head_module.load_state_dict(state["head"])
+            opt.load_state_dict(state["optimizer"]), scaler.load_state_dict(state["scaler"])
+            torch.set_rng_state(state["torch_rng"])
+            step, resumed = int(state["step"]), int(state["step"])
+            rows = pd.read_csv(work_dir / HISTORY).to_dict("records") if (work_dir / HISTORY).is_file() else []
+
+    def checkpoint(at_step: int) -> None:
+        if not dist.main:
+            return
+        if not _finite_params(backbone, head_module):
+            raise TrainingDiverged(f"step {at_step}: parameters are not finite; the last good checkpoint is "
+                                   f"{ckpt_path} (kept). To fix: lower lr (now {cfg.lr}) or set grad_clip")
+        _save_checkpoint(ckpt_path, {"config_hash": provenance.config_hash(config_key), "config": config_key,
+                                     "step": at_step, "backbone": backbone.state_dict(),
+                                     "head": head_module.state_dict(), "optimizer": opt.state_dict(),
+                                     "scaler": scaler.state_dict(), "torch_rng": torch.get_rng_state()})
+        if rows:
+            io.write_text(work_dir / HISTORY, pd.DataFrame(rows).to_csv(index=False))
+
+    start_epoch = step // steps_per_epoch
+    bar = tqdm(total=total_steps, initial=step, desc=f"{cfg.backbone}+{cfg.head}", unit="step",
+               disable=not (progress and dist.main))
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            order = numpy_rng(cfg.seed, "epoch", epoch).permutation(n)
+            backbone.train(), head.train()
+            sums = {"loss": 0.0, "correct": 0, "seen": 0}
+            t0 = time.perf_counter()
+            for b in range(step - epoch * steps_per_epoch, steps_per_epoch):
+                if max_steps is not None and step >= max_steps:
+                    break
+                idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size][dist.rank::dist.world][:per_rank]
+                idx_sorted = np.sort(idx)  # memmaps read faster in order; the pairing is kept
+                batch = np.asarray(images[idx_sorted])[np.argsort(np.argsort(idx))]
+                rng = numpy_rng(cfg.seed, "step", step, dist.rank)
+                if cfg.hflip:
+                    flip = rng.random(len(idx)) < 0.5
+                    batch = batch.copy()
+                    batch[flip] = batch[flip, :, ::-1]
+                margins = None
+                if batch_hook is not None:
+                    out = batch_hook(batch, idx, rng)
+                    batch, margins = out if isinstance(out, tuple) else (out, None)
+                x = _to_tensor(np.ascontiguousarray(batch), spec, device)
+                if tensor_hook is not None:
+                    x = tensor_hook(x, idx, rng)
+                y = torch.as_tensor(labels[idx], device=device)
+                m = None if margins is None else torch.as_tensor(np.asarray(margins), dtype=torch.float32,
+                                                                  device=device)
+                for g in opt.param_groups:
+                    g["lr"] = lr_at(cfg, step, steps_per_epoch)
+                with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                    emb = fwd_backbone(x)
+                out = head(emb.float(), y, m) if m is not None else head(emb.float(), y)
+                loss = out.loss
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"step {step} (epoch {epoch}): loss is {loss.item()}; training stopped. The last good "
+                        f"checkpoint is {ckpt_path if ckpt_path.is_file() else '(none yet)'}, kept. To fix: lower "
+                        f"lr (now {cfg.lr}), check the data, or set grad_clip")
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if cfg.grad_clip:
+                    scaler.unscale_(opt)
+                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                scaler.step(opt)
+                scaler.update()
+                step += 1
+                sums["loss"] += loss.item() * len(idx)
+                sums["correct"] += int((out.cos.argmax(1) == y).sum())
+                sums["seen"] += len(idx)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+                if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step % steps_per_epoch:
+                    checkpoint(step)
+            if step < (epoch + 1) * steps_per_epoch:  # stopped by max_steps inside the epoch
+                checkpoint(step)
+                break
+            seconds = time.perf_counter() - t0
+            row = {"epoch": epoch + 1, "step": step, "loss": sums["loss"] / max(1, sums["seen"]),
+                   "train_acc": sums["correct"] / max(1, sums["seen"]),
+                   "lr": lr_at(cfg, step - 1, steps_per_epoch), "seconds": round(seconds, 3),
+                   "images_per_s": round(sums["seen"] * dist.world / max(seconds, 1e-9), 1)}
+            if eval_fn is not None and dist.main:
+                backbone.eval()
+                row.update(eval_fn(backbone))
+            rows.append(row)
+            checkpoint(step)
+            if max_steps is not None and step >= max_steps:
+                break
+    finally:
+        bar.close()
+    backbone.eval(), head_module.eval()
+    if dist.main and step >= total_steps:
+        _save_checkpoint(work_dir / FINAL, {"backbone": backbone.state_dict(), "head": head_module.state_dict(),
+                                            "config": config_key})
+    return TrainResult(backbone.cpu(), head_module.cpu(), pd.DataFrame(rows), work_dir, resumed)
+
+
+def train_cached(name: str, cfg: TrainConfig, images, labels, *, data_key, extra_key: Mapping | None = None,
+                 **kwargs) -> TrainResult:
+    """``train`` once per (config, data, extra) under runs/<name>/<hash>/; later calls load the result.
+
+    Args:
+        data_key: identifies the training data (e.g. the FaceSet's images sha256 and the rows
+            used); part of the hash, so new data never reuses an old model.
+        extra_key: anything else that changes the result (hook names and their parameters).
+    A stopped run keeps its checkpoints in runs/<name>/<hash>.work/ and resumes from them.
+    """
+    import shutil
+
+    import torch
+
+    key = {"train": cfg.key(), "data": data_key, "extra": dict(extra_key or {})}
+    target = runcache.artifact_dir(name, key)
+    work = target.with_name(target.name + ".work")
+    trained: dict = {}
+
+    def build(tmp: Path) -> None:
+        result = train(cfg, images, labels, work_dir=work, **kwargs)
+        for f in (FINAL, HISTORY):
+            if (work / f).is_file():
+                shutil.copy2(work / f, tmp / f)
+        trained["result"] = result
+
+    out = runcache.cached(name, key, build)
+    if "result" in trained:
+        shutil.rmtree(work, ignore_errors=True)
+        return trained["result"]
+    labels_arr, n_cls = _check_data(images, labels)
+    backbone, head = build_models(cfg, kwargs.get("num_classes") or n_cls)
+    state = torch.load(out / FINAL, map_location="cpu", weights_only=True)
+    backbone.load_state_dict(state["backbone"]), head.load_state_dict(state["head"])
+    backbone.eval(), head.eval()
+    history = pd.read_csv(out / HISTORY) if (out / HISTORY).is_file() else pd.DataFrame()
+    return TrainResult(backbone, head, history, out, None)

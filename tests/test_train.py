@@ -1,0 +1,159 @@
+"""The shared FR training loop: learning, determinism, resume, divergence, caching, hooks, DDP."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lib.recognition import train as T
+
+TINY = {"backbone": "iresnet_tiny", "batch_size": 16, "epochs": 2, "threads": 1, "warmup_epochs": 0.0}
+
+
+def _data(n_cls=4, per=12, size=32, seed=0):
+    """Classes that differ in colour and stripe phase: learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    imgs, labels = [], []
+    for c in range(n_cls):
+        for _ in range(per):
+            img = np.full((size, size, 3), 40, np.uint8)
+            img[..., c % 3] = 200
+            img[(c * 3) % size::6] = 255 - img[(c * 3) % size::6]
+            imgs.append(np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8))
+            labels.append(c)
+    return np.stack(imgs), np.array(labels)
+
+
+def _params(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_loss_falls_and_files_are_written(tmp_path):
+    x, y = _data()
+    cfg = T.TrainConfig(**{**TINY, "epochs": 4}, head="cosface")
+    r = T.train(cfg, x, y, work_dir=tmp_path, progress=False)
+    h = r.history
+    assert list(h["epoch"]) == [1, 2, 3, 4] and h["loss"].iloc[-1] < h["loss"].iloc[0]
+    assert {"loss", "train_acc", "lr", "seconds", "images_per_s"} <= set(h.columns)
+    assert (tmp_path / "model.pt").is_file() and (tmp_path / "last.pt").is_file()
+    assert pd.read_csv(tmp_path / "history.csv").shape[0] == 4
+    assert not r.backbone.training
+
+
+def test_same_seed_same_weights_and_resume_is_exact(tmp_path):
+    x, y = _data()
+    cfg = T.TrainConfig(**TINY, checkpoint_every=2)
+    full = T.train(cfg, x, y, work_dir=tmp_path / "a", progress=False)
+    again = T.train(cfg, x, y, work_dir=tmp_path / "b", progress=False)
+    assert torch.equal(_params(full.backbone), _params(again.backbone))
+    stopped = T.train(cfg, x, y, work_dir=tmp_path / "c", progress=False, max_steps=3)  # mid-epoch 1
+    assert stopped.resumed_from is None and not (tmp_path / "c" / "model.pt").exists()
+    resumed = T.train(cfg, x, y, work_dir=tmp_path / "c", progress=False)
+    assert resumed.resumed_from == 3
+    assert torch.equal(_params(full.backbone), _params(resumed.backbone))
+    other = T.train(T.TrainConfig(**{**TINY, "seed": 1}), x, y, work_dir=tmp_path / "c", progress=False)
+    assert other.resumed_from is None  # a different config never resumes another run's checkpoint
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    x, y = _data()
+    cfg = T.TrainConfig(**TINY, checkpoint_every=1)
+    from lib.recognition import heads
+
+    calls = {"n": 0}
+    real = heads.create_head
+
+    def poisoned(*a, **k):
+        head = real(*a, **k)
+        forward = head.forward
+
+        def fwd(emb, labels, margins=None):
+            calls["n"] += 1
+            out = forward(emb, labels) if margins is None else forward(emb, labels, margins)
+            if calls["n"] == 3:
+                out.loss = out.loss * float("nan")
+            return out
+
+        head.forward = fwd
+        return head
+
+    monkeypatch.setattr(heads, "create_head", poisoned)
+    with pytest.raises(T.TrainingDiverged, match=r"step 2 .*loss is nan.*last good checkpoint is .*last.pt"):
+        T.train(cfg, x, y, work_dir=tmp_path, progress=False)
+    state = T.load_training_checkpoint(tmp_path / "last.pt")
+    assert state["step"] == 2 and all(torch.isfinite(v).all() for v in state["backbone"].values()
+                                      if v.is_floating_point())
+
+
+def test_hooks_reach_the_head(tmp_path):
+    x, y = _data()
+    seen = {}
+
+    def batch_hook(images, idx, rng):
+        seen["images"] = images.shape
+        return images, np.full(len(idx), 0.3, np.float32)
+
+    def tensor_hook(t, idx, rng):
+        seen["tensor"] = tuple(t.shape)
+        return t
+
+    cfg = T.TrainConfig(**{**TINY, "epochs": 1}, head="adaptive_arcface")
+    T.train(cfg, x, y, work_dir=tmp_path, progress=False, batch_hook=batch_hook, tensor_hook=tensor_hook)
+    assert seen["images"][0] == 16 and seen["tensor"][0] == 16
+
+
+def test_train_cached_trains_once(tmp_path, isolated_dirs, monkeypatch):
+    x, y = _data()
+    cfg = T.TrainConfig(**{**TINY, "epochs": 1})
+    first = T.train_cached("fr/test", cfg, x, y, data_key="fixture-v1", progress=False)
+    monkeypatch.setattr(T, "train", lambda *a, **k: pytest.fail("retrained a cached model"))
+    second = T.train_cached("fr/test", cfg, x, y, data_key="fixture-v1")
+    assert torch.equal(_params(first.backbone), _params(second.backbone)) and len(second.history) == 1
+    assert not list(first.work_dir.parent.glob("*.work"))
+
+
+def test_bad_data_is_refused(tmp_path):
+    x, y = _data()
+    cfg = T.TrainConfig(**TINY)
+    with pytest.raises(ValueError, match="uint8"):
+        T.train(cfg, x.astype(np.float32), y, work_dir=tmp_path)
+    with pytest.raises(ValueError, match="labels must be integers"):
+        T.train(cfg, x, y[:-1], work_dir=tmp_path)
+    with pytest.raises(ValueError, match="non-negative"):
+        T.train(cfg, x, y - 1, work_dir=tmp_path)
+
+
+def test_lr_schedules():
+    cfg = T.TrainConfig(lr=0.1, epochs=10, warmup_epochs=1, schedule="cosine")
+    assert T.lr_at(cfg, 0, 10) == pytest.approx(0.01) and T.lr_at(cfg, 9, 10) == pytest.approx(0.1)
+    assert T.lr_at(cfg, 99, 10) == pytest.approx(0.1 * 0.5 * (1 + np.cos(np.pi * 89 / 90)))
+    step = T.TrainConfig(lr=0.1, epochs=18, warmup_epochs=0, schedule="step", milestones=(5, 10, 15), gamma=0.5)
+    assert [T.lr_at(step, e * 10, 10) for e in (0, 5, 10, 15)] == pytest.approx([0.1, 0.05, 0.025, 0.0125])
+
+
+def _ddp_worker(rank, world, port, x, y, work, queue):
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    r = T.train(T.TrainConfig(**{**TINY, "epochs": 1}), x, y, work_dir=work, progress=False)
+    queue.put((rank, _params(r.backbone).numpy()))
+    torch.distributed.destroy_process_group()
+
+
+def test_ddp_two_cpu_processes_agree(tmp_path):
+    x, y = _data()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = torch.multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_ddp_worker, args=(r, 2, port, x, y, tmp_path, queue)) for r in range(2)]
+    [p.start() for p in procs]
+    got = dict(queue.get(timeout=120) for _ in procs)
+    [p.join(60) for p in procs]
+    assert np.array_equal(got[0], got[1])  # gradients are averaged: the replicas stay identical
+    assert (tmp_path / "model.pt").is_file()
