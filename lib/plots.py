@@ -145,3 +145,150 @@ def quality_curves(identity: dict, landmarks: "pd.DataFrame"):
     b.set_xlabel("yaw (deg)"), b.set_ylim(0, 1.05), b.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------ evaluation (lib.evaluation)
+def _curve_xy(curve, x: str, y: str, score: str):
+    """(x, y, score or None) from a tuple ``(x, y)`` or a mapping with named keys, e.g. an
+    entry of ``svm_evaluate(...)["roc"]`` = {"fpr", "tpr", "auc"}."""
+    if isinstance(curve, dict):
+        return np.asarray(curve[x], float), np.asarray(curve[y], float), curve.get(score)
+    cx, cy = curve[:2]
+    return np.asarray(cx, float), np.asarray(cy, float), None
+
+
+def _label(name, value, what):
+    return f"{name} ({what} {value:.3f})" if value is not None and np.isfinite(value) else str(name)
+
+
+def roc_curves(curves: dict, log_x: bool = True, mark_fars=(1e-3, 1e-2, 1e-1), title: str | None = None,
+               size=(3.6, 3.0)):
+    """ROC curves, one line per entry of ``curves`` = {name: (fpr, tpr)} (or {name: {"fpr",
+    "tpr", "auc"}}); the legend gives the AUC. With ``log_x`` the FAR axis is logarithmic
+    (points at FAR 0 are not drawn) and ``mark_fars`` get dotted vertical lines."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=size)
+    lowest = 1.0
+    for name, curve in curves.items():
+        fpr, tpr, area = _curve_xy(curve, "fpr", "tpr", "auc")
+        if area is None and fpr.size > 1:
+            area = float((getattr(np, "trapezoid", None) or np.trapz)(tpr, fpr))  # numpy < 2: trapz
+        if log_x:
+            keep = fpr > 0
+            if keep.any():
+                lowest = min(lowest, fpr[keep].min())
+        ax.plot(fpr, tpr, lw=1.2, label=_label(name, area, "AUC"))
+    if log_x:
+        ax.set_xscale("log")
+        ax.set_xlim(max(min(lowest, min(mark_fars or (1,))) / 2, 1e-6), 1)
+    else:
+        ax.plot([0, 1], [0, 1], ls=":", c="grey", lw=0.8)
+        ax.set_xlim(0, 1)
+    for far in mark_fars or ():
+        ax.axvline(far, ls=":", c="grey", lw=0.8)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("false accept rate (FPR)"), ax.set_ylabel("true accept rate (TPR)")
+    ax.legend(loc="lower right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def pr_curves(curves: dict, title: str | None = None, size=(3.6, 3.0)):
+    """Precision-recall curves: {name: (recall, precision)} or {name: {"recall",
+    "precision", "ap"}} (e.g. ``svm_evaluate(...)["pr"]``); the legend gives the AP."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=size)
+    for name, curve in curves.items():
+        recall, precision, ap = _curve_xy(curve, "recall", "precision", "ap")
+        ax.step(recall, precision, where="post", lw=1.2, label=_label(name, ap, "AP"))
+    ax.set_xlim(0, 1), ax.set_ylim(0, 1.02)
+    ax.set_xlabel("recall"), ax.set_ylabel("precision")
+    ax.legend(loc="lower left")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def cmc_curves(curves: dict, max_rank: int | None = 20, title: str | None = None, size=(3.6, 3.0)):
+    """Cumulative match characteristic: {name: cmc} with cmc[r - 1] = share of probes
+    identified within rank r (``closed_set(...)["cmc"]``); the legend gives rank-1."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=size)
+    top = 1
+    for (name, cmc), marker in zip(curves.items(), "os^vDP<>" * 8):
+        cmc = np.asarray(cmc, float)
+        cmc = cmc[:max_rank] if max_rank else cmc
+        ranks = np.arange(1, cmc.size + 1)
+        top = max(top, cmc.size)
+        ax.plot(ranks, cmc, marker + "-", ms=3, lw=1.2, label=_label(name, cmc[0] if cmc.size else None, "rank-1"))
+    ax.set_xlim(0.5, top + 0.5), ax.set_ylim(0, 1.02)
+    ax.set_xlabel("rank"), ax.set_ylabel("identification rate")
+    ax.legend(loc="lower right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(matrix, labels, normalise: bool = True, title: str | None = None, cmap: str = "Blues",
+                     annotate: bool | None = None):
+    """Heatmap of a confusion matrix (rows = true label, columns = predicted). With
+    ``normalise`` each row is divided by its total (rows with no sample stay 0); cells
+    are annotated when there are at most 20 labels (or as ``annotate`` says)."""
+    import seaborn as sns
+
+    plt = _plt()
+    m = np.asarray(matrix, float)
+    labels = [str(x) for x in labels]
+    if m.shape != (len(labels), len(labels)):
+        raise ValueError(f"matrix {m.shape} does not match {len(labels)} labels")
+    if normalise:
+        totals = m.sum(axis=1, keepdims=True)
+        m = np.divide(m, totals, out=np.zeros_like(m), where=totals > 0)
+    annotate = len(labels) <= 20 if annotate is None else annotate
+    side = 1.2 + 0.32 * len(labels)
+    fig, ax = plt.subplots(figsize=(side + 0.8, side))
+    sns.heatmap(m, ax=ax, cmap=cmap, vmin=0, vmax=1 if normalise else None, square=True,
+                annot=annotate, fmt=".2f" if normalise else ".0f", annot_kws={"fontsize": 6},
+                xticklabels=labels, yticklabels=labels, cbar_kws={"shrink": 0.8},
+                linewidths=0.3, linecolor="white")
+    ax.set_xlabel("predicted"), ax.set_ylabel("true")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(df, x: str = "epoch", panels: dict | None = None, logy=(), ncols: int = 3,
+                    size=(3.0, 2.4)):
+    """Training history: one panel per metric column of ``df`` (every numeric column but
+    ``x``), or per entry of ``panels`` = {title: [columns]} to overlay e.g. train and
+    validation loss; titles in ``logy`` get a log scale."""
+    plt = _plt()
+    if x not in df.columns:
+        raise ValueError(f"no {x!r} column in {list(df.columns)}")
+    if panels is None:
+        panels = {c: [c] for c in df.columns if c != x and np.issubdtype(df[c].dtype, np.number)}
+    if not panels:
+        raise ValueError("no metric column to plot")
+    missing = [c for cols in panels.values() for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"columns not in the table: {missing}")
+    ncols = min(ncols, len(panels))
+    nrows = int(np.ceil(len(panels) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
+    for ax, (title, cols) in zip(axes.flat, panels.items()):
+        for c in cols:
+            ax.plot(df[x], df[c], "-", marker="o" if len(df) <= 30 else None, ms=2.5, lw=1.2, label=c)
+        if title in logy:
+            ax.set_yscale("log")
+        ax.set_title(title), ax.set_xlabel(x)
+        if len(cols) > 1:
+            ax.legend()
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
