@@ -43,7 +43,7 @@ def parse_name(name: str) -> dict:
     """Fields of a KDEF file name, e.g. ``AF01ANFL.JPG``; ``Reject`` if it does not follow the scheme."""
     m = NAME.match(name)
     if not m:
-        raise Reject(f"file name {name!r} does not follow the KDEF scheme <A|B><F|M><NN><emotion><pose>.JPG")
+        raise Reject(f"file name does not follow the KDEF scheme <A|B><F|M><NN><emotion><pose>.JPG ({name!r})")
     g = {k: v.upper() for k, v in m.groupdict().items()}
     return {"identity": g["session"] + g["gender"] + g["number"], "session": g["session"],
             "person": g["gender"] + g["number"], "gender": g["gender"], "emotion": EMOTION[g["emotion"]],
