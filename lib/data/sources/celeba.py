@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lib.data.sources.common import (IMAGE_SUFFIXES, Aligner, Reject, Rejects, Sample, convert as _convert,
-                                     read_image, require_dir, source_error)
+from lib.data.sources.common import (Aligner, IMAGE_SUFFIXES, Reject, Rejects, Sample, convert as _convert,
+                                     positive_count, read_image, require_dir, source_error)
 from lib.seeding import numpy_rng
 
 VERSION = "1"
@@ -204,24 +204,12 @@ def scan(layout: Layout, rejects: Rejects) -> pd.DataFrame:
     return df
 
 
-def _count(value, name: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        ok = not isinstance(value, (bool, str)) and float(value).is_integer() and int(value) >= 1
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"{name}={value!r} must be a positive integer or None")
-    return int(value)
-
-
 def select(df: pd.DataFrame, *, max_identities=None, max_images=None, seed: int = 0) -> pd.DataFrame:
     """A deterministic subset: ``max_identities`` identities drawn at random (``numpy_rng(seed,
     "subset", "identities")``), then ``max_images`` of their images drawn at random
     (``numpy_rng(seed, "subset", "images")``); file order kept. Random, not "the first N": the
     official partition is contiguous in file order (the first 162,770 images are train)."""
-    max_identities, max_images = _count(max_identities, "max_identities"), _count(max_images, "max_images")
+    max_identities, max_images = positive_count(max_identities, "max_identities"), positive_count(max_images, "max_images")
     if max_identities and max_identities < df["identity"].nunique():
         ids = np.array(sorted(df["identity"].unique(), key=int))
         keep = ids[numpy_rng(seed, "subset", "identities").choice(len(ids), max_identities, replace=False)]

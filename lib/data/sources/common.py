@@ -157,6 +157,31 @@ ALIGN_METHODS = ("detect", "resize", "none")
 MIN_DETECT_SIDE = 33
 
 
+def positive_count(value, name: str) -> int | None:
+    """``value`` as a positive int (subset sizes such as ``max_images``), or None; ValueError otherwise."""
+    if value is None:
+        return None
+    try:
+        ok = not isinstance(value, (bool, str)) and float(value).is_integer() and int(value) >= 1
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{name}={value!r} must be a positive integer or None")
+    return int(value)
+
+
+def auto_align_method(root: Path, files, size: int, probe: int = 50) -> str:
+    """For ``align="auto"``: "none" when the first readable of ``files`` is already ``size`` x ``size``
+    (a pre-aligned set), else "detect"."""
+    for rel in list(files)[:probe]:
+        try:
+            h, w = read_image(root / rel).shape[:2]
+        except Reject:
+            continue
+        return "none" if (h, w) == (size, size) else "detect"
+    return "detect"
+
+
 class Aligner:
     """Bring one photo to a ``size`` x ``size`` face crop.
 

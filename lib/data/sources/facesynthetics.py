@@ -39,9 +39,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lib.data.sources.common import (IMAGE_SUFFIXES, Reject, Rejects, Sample, convert as _convert, read_image,
-                                     read_label_image, require_dir, source_error, split_by_group, transform_points,
-                                     warp_labels)
+from lib.data.sources.common import (IMAGE_SUFFIXES, Reject, Rejects, Sample, convert as _convert, positive_count,
+                                     read_image, read_label_image, require_dir, source_error, split_by_group,
+                                     transform_points, warp_labels)
 from lib.seeding import numpy_rng
 
 VERSION = "1"
@@ -241,18 +241,6 @@ def align(image: np.ndarray, landmarks68: np.ndarray, size: int) -> tuple[np.nda
     return crop, M
 
 
-def _count(value, name: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        ok = not isinstance(value, (bool, str)) and float(value).is_integer() and int(value) >= 1
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"{name}={value!r} must be a positive integer or None")
-    return int(value)
-
-
 def _where(path: Path, root: Path) -> str:
     try:
         return path.relative_to(root).as_posix()
@@ -264,7 +252,7 @@ def convert(root, out, *, labels_root=None, require_25: bool = True, size: int =
             seed: int = 0, max_images=None, progress: bool = True, chunk: int = 256) -> Path:
     """Convert FaceSynthetics at ``root`` (and the FSErasing pack, if found) into the FaceSet ``out``."""
     root = require_dir(root, DATA_CARD, "the FaceSynthetics folder holding dataset_100000/")
-    max_images = _count(max_images, "max_images")
+    max_images = positive_count(max_images, "max_images")
     if not 0 <= float(test_fraction) < 1:
         raise ValueError(f"test_fraction={test_fraction!r} must be in [0, 1)")
     images = find_images(root)

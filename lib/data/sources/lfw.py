@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lib.data.sources.common import (IMAGE_SUFFIXES, Aligner, Reject, Rejects, Sample, convert as _convert,
-                                     read_image, require_dir, source_error)
+from lib.data.sources.common import (Aligner, IMAGE_SUFFIXES, Reject, Rejects, Sample, auto_align_method,
+                                     convert as _convert, read_image, require_dir, source_error)
 
 VERSION = "1"
 ENV = "FACEAUG_LFW"
@@ -205,16 +205,6 @@ def _records(files) -> pd.DataFrame:
     return df
 
 
-def _pick_method(root: Path, files, size: int) -> str:
-    for rel in files[:20]:
-        try:
-            h, w = read_image(root / rel).shape[:2]
-        except Reject:
-            continue
-        return "none" if (h, w) == (size, size) else "detect"
-    return "detect"
-
-
 def pairs_csv(pairs: pd.DataFrame) -> str:
     return pairs[list(PAIRS_COLUMNS)].to_csv(index=False, lineterminator="\n")
 
@@ -241,7 +231,7 @@ def convert(root, out, *, align: str = "auto", size: int = 112, detector: str = 
         uses[row.file_a].append(row.line)
         if row.file_b != row.file_a:
             uses[row.file_b].append(row.line)
-    method = _pick_method(root, df["file"].tolist(), size) if align == "auto" else align
+    method = auto_align_method(root, df["file"].tolist(), size) if align == "auto" else align
     aligner = Aligner(method, size, detector=detector, pick=pick, fallback=fallback)
 
     def load(row: dict) -> Sample:

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lib.data.sources.common import (IMAGE_SUFFIXES, Aligner, Reject, Rejects, Sample, convert as _convert,
-                                     read_image, require_dir, source_error, split_by_group)
+from lib.data.sources.common import (Aligner, IMAGE_SUFFIXES, Reject, Rejects, Sample, auto_align_method,
+                                     convert as _convert, read_image, require_dir, source_error, split_by_group)
 
 VERSION = "1"
 ENV = "FACEAUG_WEBFACE"
@@ -79,16 +79,6 @@ def read_list(list_file: Path) -> pd.DataFrame:
     return df
 
 
-def _pick_method(root: Path, files, size: int) -> str:
-    for rel in files[:50]:
-        try:
-            h, w = read_image(root / rel).shape[:2]
-        except Reject:
-            continue
-        return "none" if (h, w) == (size, size) else "detect"
-    return "detect"
-
-
 def convert(root, out, *, list_file=None, align: str = "auto", size: int = 112, detector: str = "yunet",
             val_fraction: float = 0.0, max_identities=None, seed: int = 0, progress: bool = True,
             chunk: int = 256) -> Path:
@@ -110,7 +100,7 @@ def convert(root, out, *, list_file=None, align: str = "auto", size: int = 112, 
                                  if val_fraction else {"train": 1.0}, seed)
     for col, value in [("session", ""), ("emotion", ""), ("pose", ""), ("yaw", np.nan), ("source", "webface")]:
         df[col] = value
-    method = _pick_method(root, df["file"].tolist(), size) if align == "auto" else align
+    method = auto_align_method(root, df["file"].tolist(), size) if align == "auto" else align
     aligner = Aligner(method, size, detector=detector)
 
     def load(row: dict) -> Sample:
