@@ -127,3 +127,10 @@ def test_prepare_converts_once(tmp_path, isolated_dirs, monkeypatch):
     assert prepare("kdef", root, progress=False, size=64) != out
     with pytest.raises(ValueError, match="unknown parameters"):
         prepare("kdef", root, sizes=64)
+
+
+def test_aligner_refuses_a_detector_without_points(tmp_path):
+    from lib.data.sources.common import Aligner
+
+    with pytest.raises(ValueError, match="gives no 5 alignment points"):
+        Aligner("detect", detector="dlib_hog")

@@ -203,6 +203,9 @@ class Aligner:
                  pick: str = "score", fallback: str | None = None):
         if method not in ALIGN_METHODS:
             raise ValueError(f"align method {method!r}; choose from {ALIGN_METHODS}")
+        if method == "detect" and detector != "yunet":
+            raise ValueError(f"detector {detector!r} gives no 5 alignment points; adapters align with 'yunet' "
+                             "(dlib's HOG detector needs the 68-point predictor: lib.faces.pipeline.detect_and_align)")
         if pick not in ("score", "center") or fallback not in (None, "resize"):
             raise ValueError(f"pick={pick!r} must be 'score' or 'center'; fallback={fallback!r} None or 'resize'")
         self.method, self.size, self.pick, self.fallback = method, int(size), pick, fallback
