@@ -112,7 +112,10 @@ def preprocess(images, spec: Preprocess, *, device=None) -> torch.Tensor:
         device: where to do the work (the uint8 batch is moved first: 4x less to copy).
     """
     if isinstance(images, np.ndarray):
-        images = torch.from_numpy(np.ascontiguousarray(images))
+        images = np.ascontiguousarray(images)
+        if not images.flags.writeable:  # a read-only memmap of a FaceSet: torch wants a writable buffer
+            images = images.copy()
+        images = torch.from_numpy(images)
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4 \
             or images.shape[-1] != 3:
         raise ValueError(f"expected uint8 RGB images (N, H, W, 3), got {getattr(images, 'dtype', type(images))} "

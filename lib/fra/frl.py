@@ -1,0 +1,96 @@
+"""FRL (face representation learning) sources: where FRA's identity embeddings come from.
+
+- ``dlib``, ``sface``: the offline pretrained recognisers (lib.faces.embed), 128-D.
+- ``arcface``, ``cosface``, ``magface``: the paper's three base models. On the default
+  profile they are backbones trained here with those heads on the engine's TRAINING
+  identities only (lib.recognition.train.train_cached: cached by config and data hash);
+  the evaluation identities are never seen. On the full profile the user's checkpoints are
+  loaded instead (``checkpoint=``), fed the way the FRA code fed them:
+  MagFace iresnet100 (BGR, x/255), ArcFace = insightface iresnet100 loaded into the same
+  class and fed the same way (the FRA code's choice, not insightface's (x-127.5)/127.5 RGB),
+  CosFace sphere20 at 96 x 112 (the FRA code's transposed cv2.resize) with BGR (x-127.5)/128.
+
+Embeddings are returned raw (not L2-normalised) as the FRA code uses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from lib import runcache
+
+PRETRAINED = ("dlib", "sface")
+TRAINED = ("arcface", "cosface", "magface")
+SOURCES = PRETRAINED + TRAINED
+
+# How the FRA code (step1_generate_dataset.py) built and fed each user checkpoint (research/fra.md).
+CHECKPOINT_MODELS = {
+    "magface": {"backbone": "magface_iresnet100", "preprocess": None},
+    "arcface": {"backbone": "magface_iresnet100", "preprocess": {"channels": "BGR", "mean": 0.0, "std": 255.0}},
+    "cosface": {"backbone": "sphere20", "input_size": (96, 112),
+                "preprocess": {"channels": "BGR", "mean": 127.5, "std": 128.0, "fit": "resize"}},
+}
+
+
+def train_labels(meta) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of the training split and their contiguous class labels (by identity)."""
+    rows = np.flatnonzero(meta["split"].to_numpy() == "train")
+    if rows.size == 0:
+        raise ValueError("the FaceSet has no 'train' rows: FRL backbones are trained on training identities only")
+    names = meta["identity"].to_numpy()[rows]
+    lookup = {k: i for i, k in enumerate(sorted(set(names)))}
+    return rows, np.array([lookup[n] for n in names], dtype=np.int64)
+
+
+def train_backbone(head: str, fs, *, train_cfg: Mapping | None = None, progress: bool = True):
+    """The FRL backbone trained with ``head`` on ``fs``'s training identities (cached); returns TrainResult."""
+    from lib.recognition.train import TrainConfig, train_cached
+
+    if head not in TRAINED:
+        raise ValueError(f"unknown trained FRL source {head!r}; choose from {TRAINED}")
+    rows, labels = train_labels(fs.meta)
+    cfg = TrainConfig(**{**dict(train_cfg or {}), "head": head})
+    data_key = {"images_sha256": fs.card["arrays"]["images.npy"]["sha256"], "rows": "split == train",
+                "n": int(rows.size)}
+    return train_cached(f"fr/{head}", cfg, np.asarray(fs.images[rows]), labels, data_key=data_key,
+                        progress=progress)
+
+
+def load_checkpoint_model(source: str, checkpoint):
+    """A user's MagFace/ArcFace/CosFace checkpoint in the backbone the FRA code used for it."""
+    from lib.recognition.backbones import create_backbone, load_checkpoint
+
+    if source not in CHECKPOINT_MODELS:
+        raise ValueError(f"no checkpoint recipe for {source!r}; choose from {sorted(CHECKPOINT_MODELS)}")
+    spec = dict(CHECKPOINT_MODELS[source])
+    kwargs = {"input_size": spec["input_size"]} if "input_size" in spec else {}
+    model = create_backbone(spec["backbone"], preprocess=spec["preprocess"], **kwargs)
+    load_checkpoint(model, checkpoint)
+    return model.eval()
+
+
+def embeddings(source: str, fs, *, train_cfg: Mapping | None = None, checkpoint=None,
+               progress: bool = True) -> np.ndarray:
+    """(N, D) raw embeddings of every image of ``fs`` from FRL ``source`` (cached in runs/frl/)."""
+    from lib.recognition.embedders import embed
+
+    if source not in SOURCES:
+        raise ValueError(f"unknown FRL source {source!r}; choose from {SOURCES}")
+    key = {"source": source, "images_sha256": fs.card["arrays"]["images.npy"]["sha256"],
+           "train_cfg": dict(train_cfg or {}) if source in TRAINED and checkpoint is None else None,
+           "checkpoint": str(checkpoint) if checkpoint else None}
+
+    def compute() -> dict:
+        if source in PRETRAINED:
+            from lib.faces.embed import create_embedder
+
+            model = create_embedder(source)
+        elif checkpoint:
+            model = load_checkpoint_model(source, checkpoint)
+        else:
+            model = train_backbone(source, fs, train_cfg=train_cfg, progress=progress).backbone
+        return {"embeddings": embed(model, np.asarray(fs.images), batch_size=256)}
+
+    return runcache.cached_arrays(f"frl/{source}", key, compute)["embeddings"]
