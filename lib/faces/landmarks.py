@@ -21,9 +21,10 @@ IBUG_GROUPS = {
 
 
 def _rect(box):
+    """A dlib rectangle from (x, y, width, height); dlib's right/bottom are inclusive (width = right - left + 1)."""
     dlib = require("dlib")
     x, y, w, h = box
-    return dlib.rectangle(int(round(x)), int(round(y)), int(round(x + w)), int(round(y + h)))
+    return dlib.rectangle(int(round(x)), int(round(y)), int(round(x + w)) - 1, int(round(y + h)) - 1)
 
 
 class Dlib68:
