@@ -78,6 +78,11 @@ def begin(name: str, namespace: dict) -> NotebookRun:
     In the smoke profile tqdm progress bars are disabled so nbval outputs stay stable.
     """
     global _CURRENT
+    import warnings
+
+    # tqdm.auto (imported by third-party packages such as timm's hub code) warns once per kernel
+    # that ipywidgets is missing; progress bars are off in executed notebooks anyway.
+    warnings.filterwarnings("ignore", message="IProgress not found")
     declared = profiles.notebook_parameters(name)
     missing = sorted(k for k in declared if k not in namespace)
     if missing:

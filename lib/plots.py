@@ -263,15 +263,18 @@ def confusion_matrix(matrix, labels, normalise: bool = True, title: str | None =
 
 
 def training_curves(df, x: str = "epoch", panels: dict | None = None, logy=(), ncols: int = 3,
-                    size=(3.0, 2.4)):
+                    size=(3.0, 2.4), hue: str | None = None):
     """Training history: one panel per metric column of ``df`` (every numeric column but
     ``x``), or per entry of ``panels`` = {title: [columns]} to overlay e.g. train and
-    validation loss; titles in ``logy`` get a log scale."""
+    validation loss; titles in ``logy`` get a log scale. ``hue`` names a column (e.g. the
+    model) that splits the rows into one line per value."""
+    import pandas as pd
+
     plt = _plt()
-    if x not in df.columns:
-        raise ValueError(f"no {x!r} column in {list(df.columns)}")
+    if x not in df.columns or (hue is not None and hue not in df.columns):
+        raise ValueError(f"no {x!r} or {hue!r} column in {list(df.columns)}")
     if panels is None:
-        panels = {c: [c] for c in df.columns if c != x and np.issubdtype(df[c].dtype, np.number)}
+        panels = {c: [c] for c in df.columns if c not in (x, hue) and pd.api.types.is_numeric_dtype(df[c])}
     if not panels:
         raise ValueError("no metric column to plot")
     missing = [c for cols in panels.values() for c in cols if c not in df.columns]
@@ -280,14 +283,17 @@ def training_curves(df, x: str = "epoch", panels: dict | None = None, logy=(), n
     ncols = min(ncols, len(panels))
     nrows = int(np.ceil(len(panels) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
+    groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=True))
     for ax, (title, cols) in zip(axes.flat, panels.items()):
-        for c in cols:
-            ax.plot(df[x], df[c], "-", marker="o" if len(df) <= 30 else None, ms=2.5, lw=1.2, label=c)
+        for name, part in groups:
+            for c in cols:
+                label = c if name is None else (str(name) if len(cols) == 1 else f"{name}: {c}")
+                ax.plot(part[x], part[c], "-", marker="o" if len(part) <= 30 else None, ms=2.5, lw=1.2, label=label)
         if title in logy:
             ax.set_yscale("log")
         ax.set_title(title), ax.set_xlabel(x)
-        if len(cols) > 1:
-            ax.legend()
+        if len(cols) > 1 or len(groups) > 1:
+            ax.legend(fontsize="x-small")
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     fig.tight_layout()

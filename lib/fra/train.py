@@ -259,7 +259,7 @@ def train_fra(maps, embeddings, pairs: pd.DataFrame, cfg: FRAConfig = FRAConfig(
         max_epochs: stop after this many epochs in total (tests of resume; normal runs leave it None).
     """
     import torch
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from lib.device import select_device
 
@@ -436,3 +436,21 @@ def generate(model, maps, embeddings, posture_idx, identity_idx, batch_size: int
         model.to(home)
     dim = model.combiner.out_dim
     return np.concatenate(out) if out else np.zeros((0, dim), np.float32)
+
+
+def reconstruct(model, maps, batch_size: int = 256) -> np.ndarray:
+    """The autoencoder's reconstruction (N, 112, 112) float32 of landmark ``maps``, eval mode, no grad."""
+    import torch
+
+    maps_np = _check_maps(maps)
+    was = model.training
+    model.eval()
+    out = []
+    try:
+        with torch.no_grad():
+            for s in range(0, len(maps_np), batch_size):
+                x = torch.from_numpy(maps_np[s:s + batch_size]).float().to(next(model.parameters()).device)
+                out.append(model.autoencoder.decode(model.autoencoder.encode(x)).squeeze(1).float().cpu().numpy())
+    finally:
+        model.train(was)
+    return np.concatenate(out)

@@ -61,7 +61,7 @@ class TrainConfig:
     backbone_kwargs: Mapping = field(default_factory=dict)
     head: str = "arcface"
     head_kwargs: Mapping = field(default_factory=dict)
-    epochs: int = 8
+    epochs: int = 5
     batch_size: int = 64
     optimizer: str = "sgd"  # sgd | adamw
     lr: float = 0.1
@@ -255,7 +255,7 @@ def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None
         max_steps: stop after this many steps in total (tests of resume; normal runs leave it None).
     """
     import torch
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     labels, n_cls = _check_data(images, labels)
     num_classes = num_classes or n_cls

@@ -340,7 +340,7 @@ def convert(records: pd.DataFrame, out, load: Callable[[dict], Sample], *, size:
         chunk: images per write; memory is O(chunk), not O(N).
     Returns the FaceSet directory. Raises SourceError when every record was rejected.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     missing = [c for c in (*REQUIRED_COLUMNS[1:], "file") if c not in records.columns]
     if missing:
