@@ -139,6 +139,10 @@ class FaceSetWriter:
         self._metas.append(meta)
         self.count += len(images)
 
+    def written_meta(self) -> pd.DataFrame:
+        """The meta rows appended so far (e.g. for statistics added to the card before finishing)."""
+        return pd.concat(self._metas, ignore_index=True) if self._metas else pd.DataFrame(columns=REQUIRED_COLUMNS)
+
     def attach(self, name: str, text: str) -> None:
         """Write a small text file (e.g. ``rejects.csv``, ``pairs.csv``) into the FaceSet with the rest."""
         if Path(name).name != name or Path(name).stem in ["images", "meta", "card", *ARRAYS]:
@@ -221,7 +225,7 @@ class FaceSetWriter:
                 _truncate_npy(self.tmp / f"{name}.npy", self.count)
         for name, text in self._attached.items():
             (self.tmp / name).write_text(text)
-        meta = pd.concat(self._metas, ignore_index=True)
+        meta = self.written_meta()
         meta.to_csv(self.tmp / "meta.csv", index=False)
         files = ["images"] + self.names
         self.card["arrays"] = {f"{name}.npy": _array_entry(self.tmp / f"{name}.npy") for name in files}

@@ -58,12 +58,11 @@ def engine_split(seed: int = 0):
     from lib.data.faceset import read_faceset
 
     fs = read_faceset(build_synth_kdef(EngineConfig(seed=seed), progress=False), verify="fast")
-    m = fs.meta
-    train = m["split"].to_numpy() == "train"
-    names = sorted(set(m.loc[train, "identity"]))
-    lookup = {k: i for i, k in enumerate(names)}
-    y = np.array([lookup[i] for i in m.loc[train, "identity"]])
-    return np.asarray(fs.images[train]), y, np.asarray(fs.images[~train]), m.loc[~train, "identity"].to_numpy()
+    from lib.fra.frl import train_labels
+
+    rows, y = train_labels(fs.meta)
+    test = np.setdiff1d(np.arange(len(fs)), rows)
+    return np.asarray(fs.images[rows]), y, np.asarray(fs.images[test]), fs.meta["identity"].to_numpy()[test]
 
 
 def run(seed: int = 0, threads: int = 2) -> dict:

@@ -106,29 +106,8 @@ def build_models(cfg: TrainConfig, num_classes: int):
     from lib.recognition.heads import create_head
 
     backbone = create_backbone(cfg.backbone, **dict(cfg.backbone_kwargs))
-    head = create_head(cfg.head, backbone_embedding_size(backbone), num_classes, **dict(cfg.head_kwargs))
+    head = create_head(cfg.head, backbone.embedding_size, num_classes, **dict(cfg.head_kwargs))
     return backbone, head
-
-
-def backbone_embedding_size(backbone) -> int:
-    """Output dimension of a backbone (its ``embedding_size`` attribute, or a probe forward)."""
-    size = getattr(backbone, "embedding_size", None)
-    if size is None:
-        import torch
-
-        spec = preprocess_spec(backbone)
-        with torch.no_grad():
-            was = backbone.training
-            backbone.eval()
-            size = backbone(torch.zeros(2, 3, *spec.input_size)).shape[1]
-            backbone.train(was)
-    return int(size)
-
-
-def preprocess_spec(backbone):
-    from lib.recognition.backbones import get_preprocess
-
-    return get_preprocess(backbone)
 
 
 def _optimizer(cfg: TrainConfig, params):
@@ -232,12 +211,6 @@ def _check_data(images, labels) -> tuple[np.ndarray, int]:
     return labels.astype(np.int64), int(labels.max()) + 1
 
 
-def _to_tensor(batch: np.ndarray, spec, device):
-    from lib.recognition.backbones import preprocess
-
-    return preprocess(batch, spec).to(device, non_blocking=True)
-
-
 def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None = None,
           batch_hook: Callable | None = None, tensor_hook: Callable | None = None,
           eval_fn: Callable | None = None, init_state: Mapping | None = None, progress: bool = True,
@@ -257,6 +230,8 @@ def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None
     import torch
     from tqdm import tqdm
 
+    from lib.recognition.backbones import get_preprocess, preprocess
+
     labels, n_cls = _check_data(images, labels)
     num_classes = num_classes or n_cls
     work_dir = Path(work_dir)
@@ -265,7 +240,7 @@ def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None
     backbone, head = build_models(cfg, num_classes)
     if init_state is not None:
         backbone.load_state_dict(dict(init_state))
-    spec = preprocess_spec(backbone)
+    spec = get_preprocess(backbone)
     backbone.to(device), head.to(device)
     params = list(backbone.parameters()) + list(head.parameters())
     opt = _optimizer(cfg, params)
@@ -332,7 +307,7 @@ def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None
                 if batch_hook is not None:
                     out = batch_hook(batch, idx, rng)
                     batch, margins = out if isinstance(out, tuple) else (out, None)
-                x = _to_tensor(np.ascontiguousarray(batch), spec, device)
+                x = preprocess(np.ascontiguousarray(batch), spec, device=device)
                 if tensor_hook is not None:
                     x = tensor_hook(x, idx, rng)
                 y = torch.as_tensor(labels[idx], device=device)

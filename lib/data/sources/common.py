@@ -385,7 +385,7 @@ def convert(records: pd.DataFrame, out, load: Callable[[dict], Sample], *, size:
                 raise source_error(card.get("source", out), f"all {len(records)} files were rejected "
                                    f"({rejects.counts()})", "check the data and the alignment settings",
                                    _card_name(card))
-            written = pd.concat(writer._metas, ignore_index=True)
+            written = writer.written_meta()
             if summarise is not None:
                 writer.card.update(summarise(written))
             writer.card["rejects"] = {"count": len(rejects), "reasons": rejects.counts(), "file": "rejects.csv"}
