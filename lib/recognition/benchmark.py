@@ -58,7 +58,7 @@ def engine_split(seed: int = 0):
     from lib.data.faceset import read_faceset
 
     fs = read_faceset(build_synth_kdef(EngineConfig(seed=seed), progress=False), verify="fast")
-    from lib.fra.frl import train_labels
+    from lib.recognition.split_models import split_labels as train_labels
 
     rows, y = train_labels(fs.meta)
     test = np.setdiff1d(np.arange(len(fs)), rows)

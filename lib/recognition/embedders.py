@@ -82,8 +82,36 @@ def _embed_pretrained(embedder, images: np.ndarray, batch_size: int, flip: bool)
     return np.concatenate(out).astype(np.float32, copy=False)
 
 
+_WORKER_EMBEDDER = None
+PARALLEL_MIN_IMAGES = 256  # below this, starting worker processes costs more than it saves
+
+
+def _init_worker(name: str) -> None:
+    global _WORKER_EMBEDDER
+    from lib.faces.embed import create_embedder
+
+    _WORKER_EMBEDDER = create_embedder(name)
+
+
+def _worker_chunk(args) -> np.ndarray:
+    images, batch_size, flip = args
+    return _embed_pretrained(_WORKER_EMBEDDER, images, batch_size, flip)
+
+
+def _embed_pretrained_parallel(embedder, images: np.ndarray, batch_size: int, flip: bool,
+                               workers: int) -> np.ndarray:
+    """dlib's descriptor network runs on one thread: split the crops over ``workers`` processes
+    (spawned, each building its own embedder); the result equals the serial one, row for row."""
+    import multiprocessing as mp
+
+    chunks = np.array_split(np.arange(len(images)), workers * 4)
+    jobs = [(np.ascontiguousarray(images[c]), batch_size, flip) for c in chunks if len(c)]
+    with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(embedder.name,)) as pool:
+        return np.concatenate(pool.map(_worker_chunk, jobs))
+
+
 def embed(model_or_embedder, images, *, batch_size: int = 256, device=None, flip: bool = False,
-          normalize: bool = False) -> np.ndarray:
+          normalize: bool = False, workers: int = 1) -> np.ndarray:
     """Embeddings (N, D) float32 of aligned uint8 RGB crops (N, H, W, 3).
 
     Args:
@@ -97,6 +125,11 @@ def embed(model_or_embedder, images, *, batch_size: int = 256, device=None, flip
             The pretrained embedders always run on the CPU.
         flip: add the embedding of the mirrored crop.
         normalize: L2-normalise the result.
+        workers: processes for single-threaded pretrained embedders (dlib) when there are at
+            least PARALLEL_MIN_IMAGES crops; 1 (default) = in this process. Ignored for
+            backbones and for SFace (OpenCV's DNN already uses every core). The workers are
+            spawned: a calling script needs the ``if __name__ == "__main__":`` guard (notebooks
+            and imported modules need nothing).
     """
     images = _check_images(images)
     if batch_size < 1:
@@ -112,7 +145,10 @@ def embed(model_or_embedder, images, *, batch_size: int = 256, device=None, flip
     if isinstance(model_or_embedder, torch.nn.Module):
         out = _embed_torch(model_or_embedder, images, batch_size, device, flip)
     elif callable(model_or_embedder) and hasattr(model_or_embedder, "align"):
-        out = _embed_pretrained(model_or_embedder, images, batch_size, flip)
+        if workers > 1 and len(images) >= PARALLEL_MIN_IMAGES and getattr(model_or_embedder, "single_threaded", False):
+            out = _embed_pretrained_parallel(model_or_embedder, images, batch_size, flip, workers)
+        else:
+            out = _embed_pretrained(model_or_embedder, images, batch_size, flip)
     else:
         raise TypeError(f"cannot embed with {type(model_or_embedder).__name__}: expected a torch backbone "
                         "(lib.recognition.backbones.create_backbone) or a lib.faces.embed embedder (create_embedder)")

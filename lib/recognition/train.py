@@ -241,7 +241,9 @@ def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None
     if init_state is not None:
         backbone.load_state_dict(dict(init_state))
     spec = get_preprocess(backbone)
-    backbone.to(device), head.to(device)
+    # channels_last: 15-35 % faster convolutions on CPU (measured on 2 cores, iresnet_tiny) and the
+    # layout cuDNN prefers under AMP; the results are the same model up to float reduction order.
+    backbone.to(device, memory_format=torch.channels_last), head.to(device)
     params = list(backbone.parameters()) + list(head.parameters())
     opt = _optimizer(cfg, params)
     use_amp = cfg.amp and device.type == "cuda"
@@ -310,6 +312,7 @@ def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None
                 x = preprocess(np.ascontiguousarray(batch), spec, device=device)
                 if tensor_hook is not None:
                     x = tensor_hook(x, idx, rng)
+                x = x.contiguous(memory_format=torch.channels_last)
                 y = torch.as_tensor(labels[idx], device=device)
                 m = None if margins is None else torch.as_tensor(np.asarray(margins), dtype=torch.float32,
                                                                   device=device)

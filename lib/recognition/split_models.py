@@ -1,0 +1,57 @@
+"""FR models trained on a FaceSet's TRAINING identities, cached and shared across notebooks.
+
+Every notebook that needs "a backbone trained with head X on the engine's training
+identities" calls :func:`train_on_split`, so equal configurations resolve to the same run
+cache entry (runs/fr/<name>/<hash>/): the ArcFace baseline of 01_fra is the one 02-05 reuse,
+never retrained silently. Variants (augmentations, cross-resolution batches, adaptive
+margins) pass a distinct ``name`` and describe their hook in ``extra_key``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+
+def split_labels(meta, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of ``split`` and their contiguous class labels (by identity, sorted names)."""
+    rows = np.flatnonzero(meta["split"].to_numpy() == split)
+    if rows.size == 0:
+        raise ValueError(f"the FaceSet has no {split!r} rows: FR models are trained on training identities only")
+    names = meta["identity"].to_numpy()[rows]
+    lookup = {k: i for i, k in enumerate(sorted(set(names)))}
+    return rows, np.array([lookup[n] for n in names], dtype=np.int64)
+
+
+def data_key(fs, split: str = "train") -> dict:
+    """What identifies the training data of a split: the images' checksum and the row rule."""
+    rows, _ = split_labels(fs.meta, split)
+    return {"images_sha256": fs.card["arrays"]["images.npy"]["sha256"], "rows": f"split == {split}",
+            "n": int(rows.size)}
+
+
+def train_on_split(fs, cfg=None, *, name: str | None = None, split: str = "train",
+                   extra_key: Mapping | None = None, progress: bool = True, **train_kwargs):
+    """Train (or load from the run cache) a backbone on ``fs``'s ``split`` identities.
+
+    Args:
+        cfg: a :class:`lib.recognition.train.TrainConfig` or a mapping of changes to its defaults.
+        name: run-cache name under ``fr/`` (default: the head's name, e.g. ``fr/arcface``).
+        extra_key: describes anything outside ``cfg`` that changes the result (hooks and their
+            parameters); required whenever ``batch_hook``/``tensor_hook`` is given.
+        train_kwargs: passed to :func:`lib.recognition.train.train` (batch_hook, tensor_hook,
+            eval_fn, init_state, ...).
+    Returns the :class:`lib.recognition.train.TrainResult` (backbone in eval mode, on CPU).
+    """
+    from lib.recognition.train import TrainConfig, train_cached
+
+    if not isinstance(cfg, TrainConfig):
+        cfg = TrainConfig(**dict(cfg or {}))
+    hooked = [k for k in ("batch_hook", "tensor_hook", "init_state") if train_kwargs.get(k) is not None]
+    if hooked and not extra_key:
+        raise ValueError(f"{hooked} change the trained model: describe them in extra_key so the cache "
+                         "never returns a model trained without them")
+    rows, labels = split_labels(fs.meta, split)
+    return train_cached(f"fr/{name or cfg.head}", cfg, np.asarray(fs.images[rows]), labels,
+                        data_key=data_key(fs, split), extra_key=extra_key, progress=progress, **train_kwargs)
