@@ -7,6 +7,9 @@ environment (or ``force=True``) rebuilds. An artifact becomes visible only when
 ``build`` returns (atomic rename), so an interrupted build never looks finished.
 
 Layout: runs/<name>/<hash>/{config.json, ...whatever build wrote}.
+
+Every call is logged in this process (``log()``: name, hash, "loaded" or "built"), so a notebook
+that must reuse earlier notebooks' results (05_cross_method) can show that it retrained nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +20,14 @@ from typing import Callable
 
 from lib import io as atomic
 from lib import paths, provenance
+
+
+_LOG: list[dict] = []
+
+
+def log(since: int = 0) -> list[dict]:
+    """The cache calls of this process from position ``since``: dicts with name, hash, status."""
+    return [dict(e) for e in _LOG[since:]]
 
 
 def artifact_dir(name: str, config: dict) -> Path:
@@ -32,7 +43,9 @@ def cached(name: str, config: dict, build: Callable[[Path], None], *, force: boo
     target = artifact_dir(name, config)
     force = forced() if force is None else force
     if target.is_dir() and (target / "config.json").exists() and not force:
+        _LOG.append({"name": name, "hash": target.name, "status": "loaded"})
         return target
+    _LOG.append({"name": name, "hash": target.name, "status": "built"})
     with atomic.atomic_dir(target) as tmp:
         build(tmp)
         atomic.write_json(tmp / "config.json", {"name": name, "config": config,

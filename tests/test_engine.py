@@ -110,6 +110,16 @@ def test_build_small_faceset_deterministic_and_atomic(tmp_path, monkeypatch):
     monkeypatch.setenv("FACEAUG_DATA", str(tmp_path / "b"))
     other = read_faceset(build_synth_kdef(cfg, progress=False))
     assert fs.card["arrays"] == other.card["arrays"]  # byte-identical arrays (sha256 of each)
+    # render_splits=("test",): the same test person, byte for byte, and no training person
+    from dataclasses import replace
+
+    monkeypatch.setenv("FACEAUG_DATA", str(tmp_path / "d"))
+    only_test = read_faceset(build_synth_kdef(replace(cfg, render_splits=("test",)), progress=False))
+    test_rows = np.flatnonzero(m["split"].to_numpy() == "test")
+    assert (only_test.meta["split"] == "test").all() and len(only_test) == test_rows.size
+    assert (np.asarray(only_test.images) == np.asarray(fs.images[test_rows])).all()
+    assert only_test.card["selection"]["candidates"] == fs.card["selection"]["candidates"]
+    assert "render_splits" not in cfg.key() and replace(cfg, render_splits=("test",)).key()["render_splits"] == ("test",)
     bad = EngineConfig(n_train=1, n_test=1, emotions=("bored",), poses={"S": 0.0}, workers=2)
     monkeypatch.setenv("FACEAUG_DATA", str(tmp_path / "c"))
     with pytest.raises(ValueError, match="unknown emotion 'bored'"):

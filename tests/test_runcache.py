@@ -46,3 +46,12 @@ def test_cached_json_and_arrays(isolated_dirs):
     assert v == {"acc": 0.5} and runcache.cached_json("m", {"k": 1}, lambda: n.append(1) or {}) == v
     arr = runcache.cached_arrays("e", {"k": 1}, lambda: {"emb": np.arange(6.0).reshape(2, 3)})
     assert arr["emb"].shape == (2, 3) and len(n) == 1
+
+
+def test_log_says_built_then_loaded(isolated_dirs):
+    start = len(runcache.log())
+    runcache.cached_json("logged/x", {"a": 1}, lambda: {"v": 1})
+    runcache.cached_json("logged/x", {"a": 1}, lambda: {"v": 2})
+    events = runcache.log(start)
+    assert [e["status"] for e in events] == ["built", "loaded"]
+    assert events[0]["name"] == "logged/x" and events[0]["hash"] == events[1]["hash"]

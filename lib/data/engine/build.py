@@ -45,6 +45,10 @@ class EngineConfig:
             the other recogniser (dlib), so selection and measurement are independent.
         include_astronaut: make the skimage astronaut (a real photo) the first test person.
         size, render_size: output and internal render resolution.
+        render_splits: which persons' images are rendered ("train", "test"). Identity selection
+            and the person split are the same whatever this is, so a set rendered with
+            ``("test",)`` and larger ``n_test`` holds the SAME test persons as the smaller set plus
+            new ones, and never a training person of a set with the same n_train (05_cross_method).
         workers: processes (default: all cores).
     """
 
@@ -60,6 +64,7 @@ class EngineConfig:
     size: int = 112
     render_size: int = 224
     criteria: identity.UsableCriteria = identity.UsableCriteria()
+    render_splits: tuple = ("train", "test")
     workers: int = 0
 
     def key(self) -> dict:
@@ -69,6 +74,8 @@ class EngineConfig:
 
         d = dataclasses.asdict(self)
         d.pop("workers")
+        if tuple(d["render_splits"]) == ("train", "test"):
+            d.pop("render_splits")  # the default: keeps the keys (and caches) of sets made before the field
         d["version"] = VERSION
         d["mesh68_sha256"] = provenance.sha256_file(MAP_FILE)
         return d
@@ -177,6 +184,9 @@ def build_synth_kdef(cfg: EngineConfig = EngineConfig(), *, progress: bool = Tru
     if faceset_exists(out) and not runcache.forced():
         return out
     workers = cfg.workers or max(1, min(mp.cpu_count(), 8))
+    bad = sorted(set(cfg.render_splits) - {"train", "test"})
+    if bad or not cfg.render_splits:
+        raise ValueError(f"render_splits {cfg.render_splits!r}: choose one or both of 'train', 'test'")
     n_persons = cfg.n_train + cfg.n_test
     per_person = len(cfg.sessions) * len(cfg.emotions) * len(cfg.poses)
     with mp.get_context("spawn").Pool(workers, initializer=candidates.init_worker) as pool:
@@ -189,8 +199,8 @@ def build_synth_kdef(cfg: EngineConfig = EngineConfig(), *, progress: bool = Tru
                               "nearest_cosine_mean": float(sel.max_cosine.mean()),
                               "candidates": sel.persons}}
         arrays = ["parsing", "mesh478", "mesh478_visible", "landmarks68", "landmarks68_visible"]
-        tasks = [(cfg, p, idx, splits[p]) for p, idx in enumerate(sel.persons)]
-        with FaceSetWriter(out, n=n_persons * per_person, image_size=(cfg.size, cfg.size), arrays=arrays,
+        tasks = [(cfg, p, idx, splits[p]) for p, idx in enumerate(sel.persons) if splits[p] in cfg.render_splits]
+        with FaceSetWriter(out, n=len(tasks) * per_person, image_size=(cfg.size, cfg.size), arrays=arrays,
                            card=card) as writer:
             for res in tqdm(pool.imap(render_person, tasks), total=len(tasks), desc="synth_kdef persons",
                             disable=not progress):

@@ -1,0 +1,199 @@
+"""The cross-method benchmark: held-out persons, a gallery, and probe sets along four difficulty axes.
+
+Persons, not session-identities. Every other notebook follows FRA/KDEF and calls each session
+of a person an identity (``A012`` and ``B012``); on those, frontal expression changes are
+saturated (the shared ArcFace baseline reaches TAR@FAR=1e-3 of 0.99 within an identity). Here the
+gallery is each test person's session-A frontal neutral image and every probe comes from session B
+(another lighting and look, as a second photo session), so the clean condition is not saturated
+(0.56 for the same baseline). The models were trained with the sessions of a training person as
+two classes; that handicap is the same for every method.
+
+More persons than the notebooks' test split: FAR = 1e-3 needs at least 1,000 impostor
+comparisons per condition, and a per-emotion probe set of the 16 default test persons gives
+16 x 15 = 240. The benchmark FaceSet is rendered by the same engine with the same seed and
+``n_train`` but ``n_test`` = 48 and ``render_splits=("test",)``: the engine selects persons in
+stream order, so its test persons are the notebooks' 16 test persons plus 32 new ones, and no
+training person (checked against both FaceSet cards by :func:`check_disjoint`).
+
+Axes and levels (gallery: session A, pose S, neutral; probes: session B):
+- clean ``0``: pose S, every emotion;
+- pose ``30``, ``60``: yaw +30 (HR) and +60 (FR), every emotion;
+- expression: one level per emotion at pose S (``clean`` is their union);
+- occlusion: the clean probes with the CelebA-C damage (``celeba_c``), a sunglasses-like band
+  (``band``) or one parsed region erased with noise (``region``: eyes+brows, nose or mouth, from
+  the engine's exact 25-class parsing, one per probe at random);
+- resolution ``56``, ``28``, ``14``, ``7``: the clean probes down-sampled 112 -> t -> 112 (bilinear).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lib.data import degrade
+
+AXES = ("clean", "pose", "occlusion", "resolution", "expression")
+POSE_LEVELS = {"30": "HR", "60": "FR"}
+OCCLUSIONS = ("celeba_c", "band", "region")
+RESOLUTIONS = (56, 28, 14, 7)
+# 25-class ids (lib.data.engine.labels.CLASSES) erased together by the ``region`` occlusion
+REGIONS = {"eyes": (8, 9, 11, 12, 13, 14), "nose": (10,), "mouth": (17, 18, 19)}
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """Args:
+        n_train: the notebooks' n_train (the benchmark must exclude exactly those persons).
+        n_test: persons in the benchmark (>= the notebooks' n_test; 48 on default).
+        seed: the engine seed of the notebooks.
+        emotions: emotions of the probe sets (the gallery is always neutral).
+        gallery_session, probe_session: the two sessions.
+    """
+
+    n_train: int = 48
+    n_test: int = 48
+    seed: int = 0
+    emotions: tuple = ("afraid", "angry", "disgusted", "happy", "neutral", "sad", "surprised")
+    gallery_session: str = "A"
+    probe_session: str = "B"
+    resolutions: tuple = RESOLUTIONS
+    occlusions: tuple = OCCLUSIONS
+
+    def engine_config(self):
+        from lib.data.engine.build import KDEF_POSES, EngineConfig
+
+        return EngineConfig(n_train=self.n_train, n_test=self.n_test, seed=self.seed, emotions=tuple(self.emotions),
+                            poses={p: KDEF_POSES[p] for p in ("S", "HR", "FR")}, render_splits=("test",))
+
+
+def benchmark_faceset(cfg: BenchmarkConfig, *, progress: bool = False):
+    """Build (or read the cached) benchmark FaceSet: test persons only, poses S, HR, FR."""
+    from lib.data.engine.build import build_synth_kdef
+    from lib.data.faceset import read_faceset
+
+    if "neutral" not in cfg.emotions:
+        raise ValueError(f"emotions {cfg.emotions!r} must include 'neutral' (the gallery's emotion)")
+    return read_faceset(build_synth_kdef(cfg.engine_config(), progress=progress), verify="fast")
+
+
+def check_disjoint(bench_fs, train_fs) -> int:
+    """Raise if any benchmark person is a training person of ``train_fs`` (by the engine's candidate
+    index, from both cards); return the number of benchmark persons that are also test persons there."""
+    bench = bench_fs.card["selection"]["candidates"]
+    train_cfg = train_fs.card["parameters"]
+    n_train = int(train_cfg["n_train"])
+    if bench_fs.card["parameters"]["seed"] != train_cfg["seed"]:
+        raise ValueError("the benchmark and the training FaceSet come from different engine seeds: their "
+                         "persons cannot be compared; use the notebooks' seed")
+    train_candidates = set(train_fs.card["selection"]["candidates"][:n_train])
+    persons = sorted(set(bench_fs.meta["person"]))
+    used = {bench[int(p)] for p in persons}
+    leaked = used & train_candidates
+    if leaked:
+        raise ValueError(f"{len(leaked)} benchmark persons are training persons of the models' FaceSet "
+                         f"(engine candidates {sorted(leaked)[:5]}): the benchmark would not be held out")
+    return len(used & set(train_fs.card["selection"]["candidates"][n_train:]))
+
+
+@dataclass
+class Condition:
+    axis: str
+    level: str
+    images: np.ndarray  # (n, 112, 112, 3) uint8 probes as the methods see them
+    persons: np.ndarray  # (n,) person labels
+    rows: np.ndarray  # (n,) row labels of the source images in the benchmark FaceSet
+    masks: np.ndarray | None = None  # (n, 112, 112) bool: the damaged pixels (occlusions only)
+
+
+@dataclass
+class Benchmark:
+    gallery_images: np.ndarray
+    gallery_persons: np.ndarray
+    gallery_rows: np.ndarray
+    conditions: list = field(default_factory=list)
+
+    def condition(self, axis: str, level: str) -> Condition:
+        for c in self.conditions:
+            if c.axis == axis and c.level == level:
+                return c
+        raise KeyError(f"no condition {axis}/{level}; have {[(c.axis, c.level) for c in self.conditions]}")
+
+    def table(self):
+        import pandas as pd
+
+        return pd.DataFrame([{"axis": c.axis, "level": c.level, "probes": len(c.persons),
+                              "persons": len(set(c.persons))} for c in self.conditions])
+
+
+def _rows(meta, **eq) -> np.ndarray:
+    keep = np.ones(len(meta), bool)
+    for col, value in eq.items():
+        values = value if isinstance(value, (list, tuple, set)) else [value]
+        keep &= meta[col].isin(values).to_numpy()
+    return meta.index.to_numpy()[keep]
+
+
+def region_erase(image: np.ndarray, parsing: np.ndarray, rng, region: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Erase one parsed region (``REGIONS``: eyes+brows, nose, mouth; random if None) with uniform noise."""
+    rng = np.random.default_rng(rng)
+    name = region or list(REGIONS)[int(rng.integers(len(REGIONS)))]
+    if name not in REGIONS:
+        raise ValueError(f"region {name!r}: choose from {sorted(REGIONS)}")
+    mask = np.isin(parsing, REGIONS[name])
+    out = image.copy()
+    out[mask] = rng.integers(0, 256, (int(mask.sum()), 3), dtype=np.uint8)
+    return out, mask
+
+
+def occlude(images: np.ndarray, kind: str, seed: int, parsing: np.ndarray | None = None):
+    """(occluded images, masks) for occlusion ``kind``; one seeded generator per image."""
+    out, masks = np.empty_like(images), np.zeros(images.shape[:3], bool)
+    for i, img in enumerate(images):
+        rng = np.random.default_rng([seed, i, OCCLUSIONS.index(kind) if kind in OCCLUSIONS else 99])
+        if kind == "celeba_c":
+            out[i], masks[i] = degrade.celeba_c_damage(img, rng)
+        elif kind == "band":
+            out[i], masks[i] = degrade.band_occlusion(img, rng)
+        elif kind == "region":
+            if parsing is None:
+                raise ValueError("the 'region' occlusion needs the probes' 25-class parsing")
+            out[i], masks[i] = region_erase(img, parsing[i], rng)
+        else:
+            raise ValueError(f"occlusion {kind!r}: choose from {OCCLUSIONS}")
+    return out, masks
+
+
+def build_benchmark(fs, cfg: BenchmarkConfig = BenchmarkConfig(), seed: int = 0) -> Benchmark:
+    """The gallery and every probe condition of the benchmark FaceSet ``fs`` (see the module docstring)."""
+    m = fs.meta
+    if (m["split"] != "test").any():
+        raise ValueError("the benchmark FaceSet must hold test persons only (BenchmarkConfig.engine_config)")
+    images = fs.images
+    gallery = _rows(m, session=cfg.gallery_session, pose="S", emotion="neutral")
+    persons = m["person"].to_numpy()
+    missing = sorted(set(persons) - set(persons[gallery]))
+    if missing:
+        raise ValueError(f"persons {missing[:5]} have no gallery image (session {cfg.gallery_session}, S, neutral)")
+    bench = Benchmark(np.asarray(images[gallery]), persons[gallery], gallery)
+
+    def add(axis, level, rows, imgs=None, masks=None):
+        rows = np.asarray(rows)
+        bench.conditions.append(Condition(axis, str(level), np.asarray(images[rows]) if imgs is None else imgs,
+                                          persons[rows], rows, masks))
+
+    probe = {"session": cfg.probe_session, "emotion": list(cfg.emotions)}
+    clean = _rows(m, pose="S", **probe)
+    add("clean", "0", clean)
+    for level, pose in POSE_LEVELS.items():
+        add("pose", level, _rows(m, pose=pose, **probe))
+    clean_images = np.asarray(images[clean])
+    parsing = fs.array("parsing")[clean] if "region" in cfg.occlusions else None
+    for kind in cfg.occlusions:
+        occluded, masks = occlude(clean_images, kind, seed, parsing)
+        add("occlusion", kind, clean, occluded, masks)
+    for t in cfg.resolutions:
+        add("resolution", t, clean, degrade.down_up_batch(clean_images, int(t)))
+    for emotion in cfg.emotions:
+        add("expression", emotion, _rows(m, pose="S", session=cfg.probe_session, emotion=emotion))
+    return bench

@@ -1,0 +1,119 @@
+"""lib.crossmethod: the benchmark's conditions and the one protocol, on tiny synthetic inputs."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lib.crossmethod import benchmark as B
+from lib.crossmethod import protocol as P
+
+EMOTIONS = ("happy", "neutral")
+
+
+class _FS:
+    """The parts of a FaceSet the benchmark reads (meta, images, array)."""
+
+    def __init__(self, n_persons=4, split="test", candidates=None, n_train=2, seed=0):
+        rows = []
+        for p in range(n_persons):
+            for session in "AB":
+                for emo in EMOTIONS:
+                    for pose in ("S", "HR", "FR"):
+                        rows.append({"person": f"{p:03d}", "session": session, "emotion": emo, "pose": pose,
+                                     "split": split, "identity": f"{session}{p:03d}"})
+        self.meta = pd.DataFrame(rows)
+        rng = np.random.default_rng(0)
+        self.images = rng.integers(0, 256, (len(rows), 112, 112, 3), dtype=np.uint8)
+        parsing = np.zeros((len(rows), 112, 112), np.uint8)
+        parsing[:, 40:60, 30:50], parsing[:, 60:75, 45:65], parsing[:, 85:95, 40:70] = 11, 10, 18
+        self._parsing = parsing
+        self.card = {"selection": {"candidates": candidates or list(range(100, 100 + n_train + n_persons))},
+                     "parameters": {"n_train": n_train, "seed": seed}}
+
+    def array(self, name):
+        assert name == "parsing"
+        return self._parsing
+
+
+CFG = B.BenchmarkConfig(n_train=2, n_test=4, emotions=EMOTIONS)
+
+
+def test_benchmark_conditions_cover_every_axis_with_the_right_probes():
+    fs = _FS()
+    bench = B.build_benchmark(fs, CFG, seed=0)
+    m = fs.meta
+    assert (m.loc[bench.gallery_rows, ["session", "pose", "emotion"]].drop_duplicates().to_numpy().tolist()
+            == [["A", "S", "neutral"]])
+    assert sorted(bench.gallery_persons) == sorted(set(m["person"]))
+    axes = bench.table().groupby("axis")["level"].apply(list).to_dict()
+    assert axes == {"clean": ["0"], "pose": ["30", "60"], "occlusion": list(B.OCCLUSIONS),
+                    "resolution": [str(t) for t in B.RESOLUTIONS], "expression": list(EMOTIONS)}
+    clean = bench.condition("clean", "0")
+    assert (m.loc[clean.rows, "session"] == "B").all() and (m.loc[clean.rows, "pose"] == "S").all()
+    assert (m.loc[bench.condition("pose", "60").rows, "pose"] == "FR").all()
+    for kind in B.OCCLUSIONS:  # occluded = the clean probes changed exactly inside the mask
+        c = bench.condition("occlusion", kind)
+        assert c.masks is not None and c.masks.any(axis=(1, 2)).all()
+        changed = (c.images != clean.images).any(-1)
+        assert not (changed & ~c.masks).any()
+    low = bench.condition("resolution", "7")
+    assert low.images.std() < clean.images.std()  # 7 px keeps little of the noise images' detail
+    expr = np.sort(np.concatenate([bench.condition("expression", e).rows for e in EMOTIONS]))
+    np.testing.assert_array_equal(expr, np.sort(clean.rows))
+
+
+def test_region_erase_touches_only_the_named_region():
+    img = np.full((112, 112, 3), 7, np.uint8)
+    parsing = np.zeros((112, 112), np.uint8)
+    parsing[10:20, 10:20] = 10
+    out, mask = B.region_erase(img, parsing, 0, "nose")
+    assert mask.sum() == 100 and (out[~mask] == 7).all()
+    with pytest.raises(ValueError, match="region 'ears'"):
+        B.region_erase(img, parsing, 0, "ears")
+
+
+def test_benchmark_refuses_training_persons_and_non_test_rows():
+    train = _FS(n_persons=2, candidates=[100, 101, 102, 103], n_train=2)
+    ok = _FS(candidates=[100, 101, 102, 103, 104, 105], n_train=2)
+    ok.meta["person"] = ok.meta["person"].map({"000": "002", "001": "003", "002": "004", "003": "005"})
+    assert B.check_disjoint(ok, train) == 2  # persons 2 and 3 are the training set's test persons
+    leaky = _FS(candidates=[100, 101, 102, 103, 104, 105], n_train=2)  # persons 0, 1 = training persons
+    with pytest.raises(ValueError, match="training persons"):
+        B.check_disjoint(leaky, train)
+    with pytest.raises(ValueError, match="test persons only"):
+        B.build_benchmark(_FS(split="train"), CFG)
+
+
+def test_evaluate_condition_known_values():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(40, 16))
+    gallery, persons = centres, np.arange(40)
+    probes = np.repeat(centres, 2, axis=0) + 0.01 * rng.normal(size=(80, 16))
+    r = P.evaluate_condition(gallery, persons, probes, np.repeat(persons, 2))
+    assert r["n_genuine"] == 80 and r["n_impostor"] == 80 * 39
+    assert r["tar@far=1e-3"] == 1.0 and r["eer"] == 0.0 and r["rank1"] == 1.0
+    shuffled = P.evaluate_condition(gallery, persons, probes, rng.permutation(np.repeat(persons, 2)))
+    assert shuffled["rank1"] < 0.2 and shuffled["eer"] > 0.3
+    few = P.evaluate_condition(gallery[:5], persons[:5], probes[:10], np.repeat(persons[:5], 2))
+    assert np.isnan(few["tar@far=1e-3"])  # 40 impostor comparisons cannot resolve FAR = 1e-3
+    with pytest.raises(ValueError, match="no gallery template"):
+        P.evaluate_condition(gallery[:5], persons[:5], probes, np.repeat(persons, 2))
+
+
+def test_evaluate_method_gallery_extra_and_probe_transform_and_ranking():
+    fs = _FS(n_persons=6)
+    bench = B.build_benchmark(fs, B.BenchmarkConfig(n_train=2, n_test=6, emotions=EMOTIONS, occlusions=("band",),
+                                                    resolutions=(14,)), seed=0)
+    mean_colour = lambda x: x.reshape(len(x), -1, 3).mean(1).astype(np.float64)  # noqa: E731
+    plain = P.evaluate_method("plain", bench, mean_colour)
+    seen = []
+    P.evaluate_method("t", bench, mean_colour, probe_transform=lambda c: seen.append(c.axis) or c.images)
+    assert seen == [c.axis for c in bench.conditions]
+    extra = P.evaluate_method("aug", bench, mean_colour,
+                              gallery_extra=lambda g: (g + 1.0, bench.gallery_persons))
+    assert len(plain) == len(extra) == len(bench.conditions)
+    table = pd.concat([plain.assign(method="baseline"), extra])
+    keys = P.metric_keys(table)
+    assert "cross.baseline.clean.0" in keys and "cross.aug.occlusion.band" in keys
+    rank = P.ranking(table.fillna(0.0))
+    assert list(rank["rank"]) == [1, 2] and "gain vs baseline" in rank.columns
