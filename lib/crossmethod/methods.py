@@ -11,6 +11,8 @@ what the paper changes:
   posture maps from TRAINING identities);
 - ``inpainting``: the baseline model; every probe goes through 02_inpainting's blind GAN
   generator first (it never sees the clean image nor the mask);
+- ``inpainting_masked``: the baseline model; occluded probes go through 02's mask-fed generator
+  (known pixels pasted back), given the damage mask;
 - ``fserasing``: 03_fserasing's ArcFace model trained with FSErasing;
 - ``crb``, ``approach1``, ``approach2``: 04_lowres's ArcFace models (cross-resolution batch,
   resolution-dependent margins, sharpness-adaptive margins);
@@ -83,3 +85,87 @@ def fra_gallery(fs, bench, *, fra_params: Mapping, fr_train: Mapping | None = No
         return np.vstack(out), np.tile(np.asarray(bench.gallery_persons), len(poses))
 
     return model, extra
+
+
+def inpainting(fs, *, gan: Mapping | None = None, max_yaw: float = 20.0, seed: int = 0, variant: str = "gan"):
+    """``fn(condition) -> images``: 02_inpainting's blind GAN generator applied to every probe.
+
+    Blind as published: the generator gets the probe only (no mask, no clean image) and its whole
+    output replaces the probe; a deployed system does not know which probes are damaged, so clean,
+    turned and low-resolution probes go through it too. ``gan``, ``max_yaw`` and ``seed`` must be
+    02_inpainting's values (its parameters of the same names) to find its model in the run cache.
+
+    ``variant="gan_masked"``: 02's mask-fed generator, which pastes the known pixels back. It assumes
+    the system knows which pixels are damaged (the occlusion conditions' masks); probes without a
+    mask pass unchanged.
+    """
+    from lib.inpaint import api
+
+    generator = api.trained_generator(fs, {"seed": seed, **dict(gan or {})}, variant=variant, max_yaw=max_yaw)
+
+    def transform(condition):
+        masks = condition.masks if condition.masks is not None else np.zeros(condition.images.shape[:3], bool)
+        return api.reconstruct(condition.images, masks, model=generator)
+
+    return generator, transform
+
+
+def fserasing_model(fs, *, fr_train: Mapping | None = None, parser_train: Mapping | None = None,
+                    augment_params: Mapping | None = None):
+    """03_fserasing's ArcFace model trained with FSErasing (LookupError if 03 has not trained it)."""
+    from lib.fserasing import models as fse_models
+
+    return fse_models.trained_model(fs, "arcface", "fserasing", fr_train, params=augment_params,
+                                    parser_train=parser_train).backbone
+
+
+def lowres_model(fs, method: str, *, fr_train: Mapping | None = None, lowres_params: Mapping | None = None,
+                 seed: int = 0):
+    """04_lowres's model of ``method`` (arcface_crb, approach1, approach2, ...; LookupError if 04 has not trained it)."""
+    from lib.lowres import methods as lr_methods
+
+    return lr_methods.trained_model(fs, method, fr_train, lowres_params, seed=seed)
+
+
+def combined_hook(fs, *, fr_train: Mapping | None = None, parser_train: Mapping | None = None,
+                  augment_params: Mapping | None = None, lowres_params: Mapping | None = None, seed: int = 0):
+    """(batch_hook, key) of FSErasing followed by the Cross-Resolution Batch, with 03's parser masks.
+
+    FSErasing runs first (it recognises mirrored images by comparing them with the stored originals),
+    then CRB degrades half of the batch, erased or not: one model sees both augmentations.
+    """
+    from lib.fserasing import models as fse_models
+    from lib.fserasing.parser import ParserConfig, train_parser_cached
+    from lib.lowres import methods as lr_methods
+    from lib.recognition.split_models import data_key, split_labels
+
+    rows, _ = split_labels(fs.meta, "train")
+    pcfg = ParserConfig(**{"seed": seed, **dict(parser_train or {})})
+    parser = train_parser_cached(pcfg, np.asarray(fs.images[rows]), fs.array("parsing")[rows],
+                                 data_key=data_key(fs, "train"))
+    masks = fse_models.training_masks(fs, parser, parser_train)
+    from lib.recognition.backbones import create_backbone, get_preprocess
+    from lib.recognition.train import TrainConfig
+
+    tc = TrainConfig(**{**dict(fr_train or {}), "head": "arcface"})
+    spec = get_preprocess(create_backbone(tc.backbone, **dict(tc.backbone_kwargs)))
+    fse = fse_models.make_hook("fserasing", augment_params, masks=masks, images=np.asarray(fs.images[rows]), spec=spec)
+    crb = lr_methods.make_hook("arcface_crb", lowres_params)
+
+    def hook(images, idx, rng):
+        return crb(fse(images, idx, rng), idx, rng)
+
+    key = {"combined": ["fserasing", "crb"], "fserasing": fse.key(), "crb": crb.key(),
+           "masks": fse_models.parser_key(fs, parser_train)}
+    return hook, key
+
+
+def combined_model(fs, **kwargs):
+    """The ArcFace model trained with FSErasing + CRB together (runs/fr/arcface_fserasing_crb/): the one
+    recogniser of this notebook that no earlier notebook trained."""
+    from lib.recognition.split_models import train_on_split
+
+    hook, key = combined_hook(fs, **kwargs)
+    cfg = {**dict(kwargs.get("fr_train") or {}), "head": "arcface"}
+    return train_on_split(fs, cfg, name="arcface_fserasing_crb", extra_key=key, batch_hook=hook,
+                          progress=False).backbone

@@ -1,0 +1,76 @@
+"""Verification on held-out identities, clean and with one image of each pair occluded.
+
+Protocol (ours; the paper's evaluation scripts are not published): LFW-style pairs among the
+TEST identities (``lib.evaluation.verification.make_pairs``, 10 folds, identities never shared
+between folds), 10-fold accuracy with the threshold chosen on the other folds (``lfw_protocol``)
+and the EER. Occluded: the same pairs, the second image replaced by its occluded version
+(one fixed occlusion per image and kind, seeded), for each kind in :data:`OCCLUSIONS`:
+the CelebA-C damage, a sunglasses-like band and a face-mask-like mouth occlusion
+(lib.data.degrade). ``acc_occluded``/``eer_occluded`` average the three kinds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+OCCLUSIONS = ("celeba_c", "band", "mouth")
+
+
+def occlude(images: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
+    """Every image occluded once with ``kind`` (image i uses rng stream (seed, kind, i))."""
+    from lib.data import degrade
+    from lib.seeding import numpy_rng
+
+    fns = {"celeba_c": degrade.celeba_c_damage, "band": degrade.band_occlusion, "mouth": degrade.mouth_occlusion}
+    if kind not in fns:
+        raise ValueError(f"occlusion {kind!r}; choose one of {tuple(fns)}")
+    return np.stack([fns[kind](im, numpy_rng(seed, "occlude", kind, i))[0] for i, im in enumerate(images)])
+
+
+def heldout_pairs(meta, n_pairs: int, seed: int = 0, folds: int = 10) -> dict:
+    """Half genuine, half impostor pairs among the test identities (``folds`` capped at half their number);
+    ``a``/``b`` index the test rows ``rows``."""
+    from lib.evaluation.verification import make_pairs
+
+    test = meta[meta["split"] == "test"]
+    if test.empty:
+        raise ValueError("the FaceSet has no test identities to verify")
+    ids = test["identity"].to_numpy()
+    folds = max(1, min(folds, len(set(ids)) // 2))  # each fold needs 2 identities (smoke has 8 in all)
+    pairs = make_pairs(ids, n_pairs // 2, n_pairs // 2, np.random.default_rng(seed), folds)
+    return {**pairs, "rows": test.index.to_numpy()}
+
+
+def verification(emb_a: np.ndarray, emb_b: np.ndarray, pairs: dict) -> dict:
+    """10-fold accuracy and EER of pairs (a from ``emb_a``, b from ``emb_b``)."""
+    from lib.evaluation.verification import eer, lfw_protocol, pair_scores
+
+    s = pair_scores(emb_a[pairs["a"]], emb_b[pairs["b"]])
+    return {"acc": lfw_protocol(s, pairs["same"], pairs["fold"])["acc"], "eer": eer(s, pairs["same"]), "scores": s}
+
+
+def evaluate_model(backbone, test_images: np.ndarray, occluded: dict, pairs: dict) -> dict:
+    """Clean and occluded verification of one backbone. ``occluded``: {kind: occluded test images}."""
+    from lib.recognition.embedders import embed
+
+    clean = embed(backbone, test_images, normalize=True)
+    out = {"clean": verification(clean, clean, pairs)}
+    for kind, imgs in occluded.items():
+        out[kind] = verification(clean, embed(backbone, imgs, normalize=True), pairs)
+    kinds = list(occluded)
+    out["summary"] = {"acc_clean": out["clean"]["acc"], "eer_clean": out["clean"]["eer"],
+                      "acc_occluded": float(np.mean([out[k]["acc"] for k in kinds])),
+                      "eer_occluded": float(np.mean([out[k]["eer"] for k in kinds]))}
+    return out
+
+
+def results_table(results: dict):
+    """Long table: head, augmentation, condition (clean + each occlusion), acc, eer."""
+    import pandas as pd
+
+    rows = []
+    for (head, aug), r in results.items():
+        for cond, v in r.items():
+            if cond != "summary":
+                rows.append({"head": head, "augmentation": aug, "condition": cond, "acc": v["acc"], "eer": v["eer"]})
+    return pd.DataFrame(rows)

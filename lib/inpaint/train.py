@@ -1,0 +1,342 @@
+"""Training of the inpainting GAN (and its generator-only ablation), resumable and cached.
+
+Introduced by notebooks/02_inpainting.ipynb. The step follows models/gan.py of
+filipplesko/Facial_image_reconstruction (research/inpainting.md):
+
+1. ``fake = G(damaged)``;
+2. one discriminator step (``DISC_EXTRA_STEP = 1``): ``0.5 * (BCE(D(real), 0.875) + BCE(D(fake), 0.125))``,
+   Adam(lr 2.5e-4, beta1 0.5);
+3. one generator step: ``1 x BCE(D(fake), 0.875) + 100 x MSE(fake, real)``, Adam(lr 1e-4, beta1 0.5),
+   the discriminator frozen. Batch 32, 20 epochs on CelebA-C.
+
+Departures, each a config field:
+- ``pixel_reduction="mean"``: the original sums the MSE over pixels (lib.inpaint.losses explains the
+  quirk); ``"sum"`` reproduces it.
+- The damage is drawn afresh every epoch (``numpy_rng(seed, "train<epoch>", image)``); the original
+  damaged each CelebA image once, on disk. With a few hundred training faces, fixed masks would be
+  memorised.
+- The generator step reuses step 1's ``fake`` (the generator has not changed in between); the
+  original recomputes it, which only updates BatchNorm statistics a second time.
+- ``adversarial=False`` variants ("generator") skip the discriminator entirely.
+- Keras called the discriminator in training mode in both steps (Dropout active); so do we.
+
+Resume: ``last.pt`` (generator, discriminator, both optimisers, step, torch RNG state) at every epoch
+end and every ``checkpoint_every`` steps; a call with the same config and data continues from it and
+gives the same weights as an uninterrupted run on CPU (every random draw is keyed by epoch, step and
+image; torch's RNG, used by Dropout, is restored).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lib import io, provenance, runcache
+from lib.inpaint import data as idata
+from lib.inpaint import losses
+from lib.inpaint.model import Discriminator, VNet, create_generator, variant
+from lib.seeding import numpy_rng, seed_everything
+
+CHECKPOINT = "last.pt"
+FINAL = "generator.pt"
+HISTORY = "history.csv"
+MODEL_VERSION = 2  # bump when lib.inpaint.model changes what a config trains (2: BatchNorm momentum 0.1)
+
+
+@dataclass(frozen=True)
+class InpaintConfig:
+    """Defaults-plus-changes; defaults are the default (2-core CPU) profile, ``paper()`` the published run.
+
+    ``size`` 64 and ``width`` 0.125 (filters 8-16-32-64-64, 0.41 M parameters) keep three models
+    within the notebook's 2-core CPU budget; the paper: 256 and 1.0 (26.06 M parameters).
+    """
+
+    variant: str = "gan"  # lib.inpaint.model.VARIANTS: gan | generator | gan_masked
+    size: int = 64
+    width: float = 0.125
+    up_kernel: int = 3
+    epochs: int = 4
+    batch_size: int = 32
+    lr_g: float = 1e-4
+    lr_d: float = 2.5e-4
+    beta1: float = 0.5
+    label_smoothing: float = losses.LABEL_SMOOTHING
+    adv_weight: float = 1.0
+    pixel_weight: float = 100.0
+    pixel_reduction: str = "mean"  # "sum" = the original's quirk
+    seed: int = 0
+    checkpoint_every: int = 0  # steps; 0 = epoch ends only
+    device: str = "auto"
+    # torch CPU threads while training (None: torch's choice). 1 by default: this net's tensors are
+    # small, and on a busy 2-core machine two OpenMP threads ran it ~10x slower than one (2.3 vs
+    # ~25 images/s measured at 64 px with other work running); alone, 2 threads gain little.
+    threads: int | None = 1
+
+    @classmethod
+    def paper(cls, **changes) -> "InpaintConfig":
+        """The published setting (256 px, full widths, 20 epochs, batch 32)."""
+        return replace(cls(size=256, width=1.0, epochs=20), **changes)
+
+    def __post_init__(self):
+        variant(self.variant)
+        if self.size < 16 or self.size % 16:
+            raise ValueError(f"size must be a multiple of 16 (four stride-2 levels); got {self.size!r}")
+        if self.pixel_reduction not in losses.REDUCTIONS:
+            raise ValueError(f"pixel_reduction must be one of {losses.REDUCTIONS}; got {self.pixel_reduction!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be >= 1; got {self.epochs}, {self.batch_size}")
+
+    @property
+    def adversarial(self) -> bool:
+        return variant(self.variant).adversarial
+
+    def key(self) -> dict:
+        d = asdict(self)
+        for k in ("device", "threads", "checkpoint_every"):
+            d.pop(k)
+        return d
+
+
+def as_config(cfg=None, **changes) -> InpaintConfig:
+    """An InpaintConfig from None, a mapping of changes, or a config; ``changes`` on top."""
+    if isinstance(cfg, InpaintConfig):
+        return replace(cfg, **changes)
+    if cfg is not None and not isinstance(cfg, Mapping):
+        raise TypeError(f"cfg must be an InpaintConfig or a mapping of changes; got {type(cfg).__name__}")
+    return InpaintConfig(**{**dict(cfg or {}), **changes})
+
+
+@dataclass
+class InpaintResult:
+    generator: VNet  # eval mode, CPU
+    discriminator: Discriminator | None
+    history: pd.DataFrame
+    work_dir: Path
+    resumed_from: int | None
+
+
+def build(cfg: InpaintConfig):
+    """(generator, discriminator or None) of ``cfg``."""
+    g = create_generator(cfg.variant, width=cfg.width, up_kernel=cfg.up_kernel, size=cfg.size)
+    d = Discriminator(cfg.size, width=cfg.width) if cfg.adversarial else None
+    return g, d
+
+
+def to_tensor(images_uint8, masks=None, device="cpu"):
+    """uint8 (N, S, S, 3) [+ bool masks (N, S, S)] -> float (N, 3 or 4, S, S) in [0, 1]."""
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(images_uint8)).to(device).permute(0, 3, 1, 2).float().div_(255)
+    if masks is not None:
+        m = torch.from_numpy(np.ascontiguousarray(masks, dtype=np.float32)).to(device)[:, None]
+        x = torch.cat([x, m], 1)
+    return x
+
+
+def to_uint8(x) -> np.ndarray:
+    """float (N, 3, S, S) in [0, 1] -> uint8 (N, S, S, 3), rounded."""
+    return (x.detach().clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy())
+
+
+@contextlib.contextmanager
+def fast_kernels(threads: int | None = None):
+    """Run with torch's deterministic-algorithms mode OFF (and ``threads`` intra-op threads when
+    given), restoring both afterwards.
+
+    ``lib.seeding.seed_everything`` turns it on; for this V-Net on CPU it made a training step about
+    10x slower (measured on 2 cores: 6.6 s vs 0.5 s, 32 px, batch 16, width 0.125). The oneDNN CPU
+    kernels used instead give the same numbers run after run at a fixed thread count (the resume test
+    compares an interrupted and an uninterrupted run)."""
+    import torch
+
+    on, warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    before = torch.get_num_threads()
+    torch.use_deterministic_algorithms(False)
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(on, warn_only=warn)
+        torch.set_num_threads(before)
+
+
+def _load(path: Path) -> dict:
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling problem means the file is unusable
+        raise RuntimeError(f"{path}: cannot be read as an inpainting checkpoint ({err}). To fix: delete it") from err
+
+
+def train(cfg: InpaintConfig, images, *, work_dir, progress: bool = True, max_steps: int | None = None) -> InpaintResult:
+    """Train ``cfg.variant`` (see :func:`_train`), with torch's slow deterministic mode off (:func:`fast_kernels`)."""
+    with fast_kernels(cfg.threads):
+        return _train(cfg, images, work_dir=work_dir, progress=progress, max_steps=max_steps)
+
+
+def _train(cfg: InpaintConfig, images, *, work_dir, progress: bool = True, max_steps: int | None = None) -> InpaintResult:
+    """Train ``cfg.variant`` on undamaged uint8 faces ``images`` (N, H, W, 3; resized to ``cfg.size``).
+
+    ``work_dir`` holds ``last.pt`` and ``history.csv``; an existing ``last.pt`` of the same config
+    and data is resumed. ``max_steps`` stops early (tests of resume).
+    """
+    import torch
+    from tqdm import tqdm
+
+    from lib.device import select_device
+    from lib.recognition.train import TrainingDiverged
+
+    real_all = idata.resize(images, cfg.size)
+    if len(real_all) < cfg.batch_size:
+        raise ValueError(f"{len(real_all)} training images are fewer than one batch ({cfg.batch_size}); "
+                         f"lower batch_size")
+    work_dir = Path(work_dir)
+    seed_everything(cfg.seed, deterministic=False)
+    device = select_device(cfg.device)
+    g, d = build(cfg)
+    g.to(device)
+    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, 0.999))
+    opt_d = None
+    if d is not None:
+        d.to(device)
+        opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, 0.999))
+    masked = g.in_channels == 4
+    n = len(real_all)
+    steps_per_epoch = n // cfg.batch_size  # drop_last, as the original's steps_per_epoch = N // 32
+    total = cfg.epochs * steps_per_epoch
+    key_hash = provenance.config_hash({**cfg.key(), "n": n, "data": hashlib.sha256(real_all.tobytes()).hexdigest()})
+    ckpt = work_dir / CHECKPOINT
+    step, rows, resumed = 0, [], None
+    if ckpt.is_file():
+        state = _load(ckpt)
+        if state.get("config_hash") == key_hash:
+            g.load_state_dict(state["generator"]), opt_g.load_state_dict(state["opt_g"])
+            if d is not None:
+                d.load_state_dict(state["discriminator"]), opt_d.load_state_dict(state["opt_d"])
+            torch.set_rng_state(state["torch_rng"])
+            step = resumed = int(state["step"])
+            rows = pd.read_csv(work_dir / HISTORY).to_dict("records") if (work_dir / HISTORY).is_file() else []
+
+    def checkpoint(at: int) -> None:
+        if not all(torch.isfinite(p).all() for m in (g, d) if m is not None for p in m.parameters()):
+            raise TrainingDiverged(f"step {at}: parameters are not finite; the last good checkpoint {ckpt} is kept")
+        with io.atomic_path(ckpt) as tmp:
+            torch.save({"config_hash": key_hash, "config": cfg.key(), "step": at, "generator": g.state_dict(),
+                        "opt_g": opt_g.state_dict(), "discriminator": d.state_dict() if d is not None else {},
+                        "opt_d": opt_d.state_dict() if opt_d is not None else {},
+                        "torch_rng": torch.get_rng_state()}, tmp)
+        if rows:
+            io.write_text(work_dir / HISTORY, pd.DataFrame(rows).to_csv(index=False))
+
+    bar = tqdm(total=total, initial=step, desc=f"inpaint {cfg.variant} {cfg.size}px", unit="step", disable=not progress)
+    try:
+        for epoch in range(step // steps_per_epoch, cfg.epochs):
+            order = numpy_rng(cfg.seed, "epoch", epoch).permutation(n)
+            g.train()
+            if d is not None:
+                d.train()
+            sums = {"d_loss": 0.0, "adversarial": 0.0, "pixel": 0.0, "d_real": 0.0, "d_fake": 0.0}
+            done, t0 = 0, time.perf_counter()
+            for b in range(step - epoch * steps_per_epoch, steps_per_epoch):
+                if max_steps is not None and step >= max_steps:
+                    break
+                idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+                damaged, masks = idata.damage(real_all[idx], cfg.seed, f"train{epoch}", ids=idx)
+                real = to_tensor(real_all[idx], device=device)
+                inp = to_tensor(damaged, masks if masked else None, device=device)
+                fake = g(inp)
+                if d is not None:
+                    real_logits, fake_logits = d(real), d(fake.detach())
+                    d_loss = losses.discriminator_loss(real_logits, fake_logits, cfg.label_smoothing)
+                    opt_d.zero_grad(set_to_none=True)
+                    d_loss.backward()
+                    opt_d.step()
+                    d.requires_grad_(False)
+                    adv_logits = d(fake)
+                    d.requires_grad_(True)
+                    sums["d_loss"] += d_loss.item()
+                    sums["d_real"] += torch.sigmoid(real_logits).mean().item()
+                    sums["d_fake"] += torch.sigmoid(fake_logits).mean().item()
+                else:
+                    adv_logits = None
+                gl = losses.generator_loss(adv_logits, fake, real, adv_weight=cfg.adv_weight,
+                                           pixel_weight=cfg.pixel_weight, smoothing=cfg.label_smoothing,
+                                           reduction=cfg.pixel_reduction)
+                if not torch.isfinite(gl["total"]):
+                    raise TrainingDiverged(f"step {step} (epoch {epoch}): generator loss is {gl['total'].item()}; the "
+                                           f"last good checkpoint is {ckpt if ckpt.is_file() else '(none yet)'}. "
+                                           f"To fix: lower lr_g (now {cfg.lr_g})")
+                opt_g.zero_grad(set_to_none=True)
+                gl["total"].backward()
+                opt_g.step()
+                step, done = step + 1, done + 1
+                sums["adversarial"] += gl["adversarial"].item()
+                sums["pixel"] += losses.pixel_loss(fake.detach(), real).item()  # always the mean MSE
+                bar.update(1)
+                if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step % steps_per_epoch:
+                    checkpoint(step)
+            if step < (epoch + 1) * steps_per_epoch:  # stopped by max_steps
+                checkpoint(step)
+                break
+            seconds = time.perf_counter() - t0
+            row = {"epoch": epoch + 1, "step": step, **{k: v / max(done, 1) for k, v in sums.items()},
+                   "seconds": round(seconds, 3), "images_per_s": round(done * cfg.batch_size / max(seconds, 1e-9), 1)}
+            if d is None:
+                for k in ("d_loss", "adversarial", "d_real", "d_fake"):
+                    row.pop(k)
+            rows.append(row)
+            checkpoint(step)
+    finally:
+        bar.close()
+    g.eval()
+    if d is not None:
+        d.eval()
+    if step >= total:
+        with io.atomic_path(work_dir / FINAL) as tmp:
+            torch.save({"generator": g.state_dict(), "config": cfg.key()}, tmp)
+    return InpaintResult(g.cpu(), d.cpu() if d is not None else None, pd.DataFrame(rows), work_dir, resumed)
+
+
+def load_generator(path, cfg: InpaintConfig) -> VNet:
+    """A generator saved by :func:`train` (``generator.pt``), in eval mode."""
+    state = _load(Path(path))
+    g, _ = build(cfg)
+    g.load_state_dict(state["generator"])
+    return g.eval()
+
+
+def train_cached(cfg: InpaintConfig, images, *, data_key: Mapping, name: str | None = None,
+                 progress: bool = True, **kwargs) -> InpaintResult:
+    """``train`` once per (config, data) under runs/<name>/<hash>/ (name default ``inpaint/<variant>``);
+    later calls load the generator. A stopped run keeps its checkpoints in ``<hash>.work/`` and resumes."""
+    key = {"train": cfg.key(), "data": dict(data_key), "model_version": MODEL_VERSION}
+    name = name or f"inpaint/{cfg.variant}"
+    target = runcache.artifact_dir(name, key)
+    work = target.with_name(target.name + ".work")
+    trained: dict = {}
+
+    def build_artifact(tmp: Path) -> None:
+        result = train(cfg, images, work_dir=work, progress=progress, **kwargs)
+        if not (work / FINAL).is_file():
+            raise RuntimeError(f"training of {name} stopped before its last epoch; rerun to resume from {work}")
+        for f in (FINAL, HISTORY):
+            shutil.copy2(work / f, tmp / f)
+        trained["result"] = result
+
+    out = runcache.cached(name, key, build_artifact)
+    if "result" in trained:
+        shutil.rmtree(work, ignore_errors=True)
+        r = trained["result"]
+        return InpaintResult(r.generator, r.discriminator, r.history, out, r.resumed_from)
+    history = pd.read_csv(out / HISTORY) if (out / HISTORY).is_file() else pd.DataFrame()
+    return InpaintResult(load_generator(out / FINAL, cfg), None, history, out, None)

@@ -1,0 +1,262 @@
+"""Evaluation protocols of 04_lowres on held-out identities (research/lowres.md).
+
+Three tests, each a pure function of an ``embed_fn(images_uint8) -> (N, D)`` and its data:
+
+- ``lfw_resolutions``: LFW view-2 style verification, both images of every pair degraded to
+  t x t and back to 112 (``lib.data.degrade.down_up``, cv2.INTER_LINEAR both ways, as the
+  thesis), t in {7, 14, 28, 56, 112}; ``lib.evaluation.verification.lfw_protocol`` (threshold on 9
+  folds maximising TPR - FPR over 1000 thresholds; mean accuracy and std/sqrt(10)).
+- ``closed_set_distances``: SCface-style closed-set rank-1 (``identification.closed_set``) with a
+  high-resolution gallery and probe sets per "distance".
+- ``verification_tar``: QMUL-SurvFace-style verification reporting TAR@FAR (the official
+  protocol), plus the 10-fold accuracy the thesis gave.
+
+On the engine data (``engine_suite``) the probes are simulated: SCface distances d1/d2/d3 are
+surveillance degradations ``surveillance(images, side, blur, noise)`` at 16 / 24 / 32 px (d1 is
+the farthest, 4.2 m, as SCface numbers them), QMUL pairs are both images at 20 px with blur and
+noise (QMUL-SurvFace faces are ~24 x 20 px). On real data (``real_suite``, the full profile) the
+same functions run on LFW (pairs.txt folds, degraded to t), SCface (mugshot gallery, the probes of
+cameras 1-5 per distance as they are) and QMUL-SurvFace (its pairs as they are).
+
+Unconstrained test conditions (``photometric="wild"``, the default): every engine identity keeps one
+background tint, light and colour balance through all its images (lib/data/engine/sessions.py),
+so identities stay separable from a 7 x 7 thumbnail and the rendered images show no resolution
+effect at all (measured: ArcFace 0.98 at 7 px, 0.97 at 112). LFW photos vary these per image.
+``wild`` gives every test image its own background colour (engine parsing mask), channel gains
+and brightness offset, then converts to grey (all three channels equal), so identity must come
+from the face itself. ``photometric="none"`` keeps the rendered images.
+
+Engine protocol choices: test identities only (never seen in training); images of the poses
+HL/S/HR (LFW-like near-frontal; the engine's +-60 degree profiles are a pose test, not a
+resolution test); the SCface gallery is each identity's frontal neutral image at 112, the probes
+``probes_per_identity`` other images per identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import cv2
+import numpy as np
+
+from lib.data.degrade import down_up
+from lib.evaluation.identification import closed_set
+from lib.evaluation.verification import lfw_protocol, pair_scores, tar_at_far
+
+RESOLUTIONS = (7, 14, 28, 56, 112)
+DISTANCES = {"d1": {"side": 16, "blur": 1.0, "noise": 6.0},  # 4.20 m: the smallest faces
+             "d2": {"side": 24, "blur": 0.8, "noise": 5.0},  # 2.60 m
+             "d3": {"side": 32, "blur": 0.6, "noise": 4.0}}  # 1.00 m
+QMUL = {"side": 20, "blur": 0.8, "noise": 5.0}
+FARS = (1e-2, 1e-3)
+
+
+def degrade_all(images, t: int) -> np.ndarray:
+    """Every uint8 image down to ``t x t`` and back (bilinear both ways; t >= side: unchanged copy)."""
+    images = np.asarray(images)
+    return np.stack([down_up(im, int(t)) for im in images])
+
+
+def surveillance(images, side: int, blur: float, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """A surveillance-camera look: area-downsample to ``side`` px, Gaussian blur (sigma ``blur`` in
+    low-res pixels), Gaussian noise (sd ``noise`` grey levels), rounded, back to the size bilinearly."""
+    images = np.asarray(images)
+    out = np.empty_like(images)
+    for i, im in enumerate(images):
+        h, w = im.shape[:2]
+        small = cv2.resize(im, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
+        if blur > 0:
+            small = cv2.GaussianBlur(small, (0, 0), blur)
+        small = np.clip(np.rint(small + rng.normal(0, noise, small.shape)), 0, 255).astype(np.uint8)
+        out[i] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return out
+
+
+def wild(images, background, rng: np.random.Generator, *, gain=(0.75, 1.25), offset: float = 25.0,
+         gray: bool = True) -> np.ndarray:
+    """Per-image unconstrained conditions (module docstring): background pixels (``background``: (N, H, W)
+    bool) get a random colour U(40, 220), then per-channel gain U(gain) and a brightness offset
+    U(-offset, offset); ``gray``: the mean of the three channels in all three."""
+    x = np.asarray(images, dtype=np.float32)
+    n = len(x)
+    x = np.where(np.asarray(background)[..., None], rng.uniform(40, 220, (n, 1, 1, 3)), x)
+    x = x * rng.uniform(*gain, (n, 1, 1, 3)) + rng.uniform(-offset, offset, (n, 1, 1, 1))
+    if gray:
+        x = np.repeat(x.mean(-1, keepdims=True), 3, axis=-1)
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+# ------------------------------------------------------------------------------------ tests
+def lfw_resolutions(embed_fn: Callable, images, pairs: Mapping, resolutions: Sequence[int] = RESOLUTIONS) -> dict:
+    """{t: lfw_protocol result} with both images of every pair degraded to ``t``.
+
+    ``pairs``: a, b (rows of ``images``), same, fold (as ``verification.make_pairs`` or LFW's pairs.csv).
+    """
+    a, b = np.asarray(pairs["a"]), np.asarray(pairs["b"])
+    rows = np.concatenate([a, b])
+    uniq, inv = np.unique(rows, return_inverse=True)
+    base = np.asarray(images[uniq])
+    out = {}
+    for t in resolutions:
+        emb = embed_fn(degrade_all(base, t))
+        s = pair_scores(emb[inv[:len(a)]], emb[inv[len(a):]])
+        out[int(t)] = lfw_protocol(s, np.asarray(pairs["same"]).astype(bool), np.asarray(pairs["fold"]))
+    return out
+
+
+def closed_set_distances(embed_fn: Callable, gallery_images, gallery_ids, probes: Mapping) -> dict:
+    """{distance: closed_set result}; ``probes`` = {name: (probe_images, probe_ids)}."""
+    g = embed_fn(np.asarray(gallery_images))
+    return {name: closed_set(g, gallery_ids, embed_fn(np.asarray(imgs)), ids) for name, (imgs, ids) in probes.items()}
+
+
+def verification_tar(embed_fn: Callable, images, pairs: Mapping, fars: Sequence[float] = FARS, folds=None) -> dict:
+    """TAR@FAR (``verification.tar_at_far``) and the 10-fold accuracy on ``pairs`` (a, b, same; optional fold),
+    the images used as given. Pairs without ``fold`` get 10 random balanced folds (seeded)."""
+    a, b = np.asarray(pairs["a"]), np.asarray(pairs["b"])
+    same = np.asarray(pairs["same"]).astype(bool)
+    uniq, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
+    emb = embed_fn(np.asarray(images[uniq]))
+    s = pair_scores(emb[inv[:len(a)]], emb[inv[len(a):]])
+    if folds is None:
+        folds = pairs["fold"] if "fold" in pairs else np.random.default_rng(0).permutation(len(s)) % 10
+    proto = lfw_protocol(s, same, np.asarray(folds))
+    return {"tar": {f: r["tar"] for f, r in tar_at_far(s, same, fars).items()}, "acc": proto["acc"],
+            "acc_se": proto["acc_se"], "scores": s, "same": same}
+
+
+# ------------------------------------------------------------------------------------ suites
+@dataclass(frozen=True)
+class EngineProtocol:
+    """The engine suite's parameters (defaults = the default profile)."""
+
+    num_pairs: int = 600  # LFW-style pairs (half genuine), 10 folds of disjoint identities (LFW: 10 x 600)
+    lfw_poses: tuple = ("S",)  # LFW-style pool: frontal images, every emotion
+    qmul_pairs: int = 2000  # QMUL-style pairs, 1/3 genuine (1333 impostors: FAR 1e-2 and 1e-3 resolvable)
+    poses: tuple = ("HL", "S", "HR")  # QMUL-style and SCface-probe pool
+    probes_per_identity: int = 6
+    photometric: str = "wild"  # "wild": per-image background, colour and brightness, grey; "none": as rendered
+    resolutions: tuple = RESOLUTIONS
+    distances: dict = field(default_factory=lambda: {k: dict(v) for k, v in DISTANCES.items()})
+    qmul: dict = field(default_factory=lambda: dict(QMUL))
+    seed: int = 0
+
+    def key(self) -> dict:
+        d = asdict(self)
+        for k in ("poses", "lfw_poses", "resolutions"):
+            d[k] = list(d[k])
+        return d
+
+
+def engine_suite(fs, cfg: EngineProtocol = EngineProtocol()) -> dict:
+    """Images and pairs of the three tests on ``fs``'s TEST identities (module docstring). Deterministic."""
+    from lib.evaluation.verification import make_pairs
+    from lib.seeding import numpy_rng
+
+    m = fs.meta
+    rows = np.flatnonzero((m["split"] == "test").to_numpy() & m["pose"].isin([*cfg.poses, *cfg.lfw_poses]).to_numpy())
+    if rows.size == 0:
+        raise ValueError(f"the FaceSet has no test images at poses {cfg.poses}")
+    ids = m["identity"].to_numpy()[rows]
+    images = np.asarray(fs.images[rows])
+    if cfg.photometric == "wild":
+        from lib.data.engine.labels import ID
+
+        images = wild(images, fs.array("parsing")[rows] == ID["background"], numpy_rng(cfg.seed, "wild"))
+    elif cfg.photometric != "none":
+        raise ValueError(f"photometric must be 'wild' or 'none', got {cfg.photometric!r}")
+    n_ids = np.unique(ids).size
+    folds = max(2, min(10, n_ids // 2))  # LFW: 10 folds of disjoint people; >= 2 identities per fold
+    poses = m["pose"].to_numpy()[rows]
+    in_pool = np.isin(poses, cfg.poses)
+    pool = np.flatnonzero(np.isin(poses, cfg.lfw_poses))
+    n_gen = cfg.num_pairs // 2
+    lfw = make_pairs(ids[pool], n_gen, cfg.num_pairs - n_gen, numpy_rng(cfg.seed, "lfw_pairs"), folds=folds)
+    lfw["a"], lfw["b"] = pool[lfw["a"]], pool[lfw["b"]]
+    n_gen = cfg.qmul_pairs // 3
+    qpool = np.flatnonzero(in_pool)
+    qmul = make_pairs(ids[qpool], n_gen, cfg.qmul_pairs - n_gen, numpy_rng(cfg.seed, "qmul_pairs"), folds=1)
+    qmul = {"a": qpool[qmul["a"]], "b": qpool[qmul["b"]], "same": qmul["same"]}  # one list, as QMUL-SurvFace
+    qmul_images = surveillance(images, rng=numpy_rng(cfg.seed, "qmul_noise"), **cfg.qmul)
+    # SCface-style: gallery = the frontal neutral image (else the first S image) per identity at 112
+    sub = m.iloc[rows].reset_index(drop=True)
+    gallery = []
+    for _, grp in sub.groupby("identity", sort=True):
+        front = grp[(grp["pose"] == "S") & (grp["emotion"] == "neutral")]
+        frontal = grp[grp["pose"] == "S"]
+        gallery.append(int((front if len(front) else frontal if len(frontal) else grp).index[0]))
+    gallery = np.asarray(gallery)
+    rng = numpy_rng(cfg.seed, "scface_probes")
+    probe_rows = np.concatenate([rng.permutation(np.setdiff1d(np.flatnonzero((ids == k) & in_pool), gallery))
+                                 [:cfg.probes_per_identity] for k in np.unique(ids)])
+    probes = {d: (surveillance(images[probe_rows], rng=numpy_rng(cfg.seed, "scface", d), **p), ids[probe_rows])
+              for d, p in cfg.distances.items()}
+    return {"images": images, "ids": ids, "rows": rows, "lfw_pairs": lfw, "qmul_images": qmul_images,
+            "qmul_pairs": qmul, "gallery": (images[gallery], ids[gallery]), "probes": probes,
+            "resolutions": tuple(cfg.resolutions)}
+
+
+def real_suite(lfw_dir=None, scface_dir=None, qmul_dir=None, resolutions: Sequence[int] = RESOLUTIONS) -> dict:
+    """The same tests on converted real FaceSets (lib.data.sources: lfw, scface, qmul); any may be None."""
+    from lib.data.faceset import read_faceset
+    from lib.data.sources import lfw as lfw_src
+    from lib.data.sources import qmul as qmul_src
+
+    suite: dict = {"resolutions": tuple(resolutions)}
+    if lfw_dir:
+        p = lfw_src.read_pairs(lfw_dir)
+        suite["images"] = read_faceset(lfw_dir, verify="fast").images
+        suite["lfw_pairs"] = {"a": p["a"].to_numpy(), "b": p["b"].to_numpy(), "same": p["same"].to_numpy(),
+                              "fold": p["fold"].to_numpy()}
+    if scface_dir:
+        fs = read_faceset(scface_dir, verify="fast")
+        m = fs.meta
+        gal = np.flatnonzero((m["role"] == "gallery").to_numpy())
+        suite["gallery"] = (np.asarray(fs.images[gal]), m["identity"].to_numpy()[gal])
+        suite["probes"] = {}
+        for d in (1, 2, 3):
+            r = np.flatnonzero(((m["role"] == "probe") & (m["distance"] == d)).to_numpy())
+            if r.size:
+                suite["probes"][f"d{d}"] = (np.asarray(fs.images[r]), m["identity"].to_numpy()[r])
+    if qmul_dir:
+        p = qmul_src.read_pairs(qmul_dir)
+        suite["qmul_images"] = read_faceset(qmul_dir, verify="fast").images
+        suite["qmul_pairs"] = {"a": p["a"].to_numpy(), "b": p["b"].to_numpy(), "same": p["same"].to_numpy()}
+    return suite
+
+
+def evaluate(embed_fn: Callable, suite: Mapping) -> dict:
+    """Flat metrics of one model on a suite: ``lfw.<t>``, ``lfw_se.<t>``, ``scface.<d>``,
+    ``qmul.tar_far1e-2`` (and 1e-3), ``qmul.acc``, plus ``qmul_scores``/``qmul_same`` arrays."""
+    out: dict = {}
+    if "lfw_pairs" in suite:
+        for t, r in lfw_resolutions(embed_fn, suite["images"], suite["lfw_pairs"], suite["resolutions"]).items():
+            out[f"lfw.{t}"], out[f"lfw_se.{t}"] = r["acc"], r["acc_se"]
+    if "gallery" in suite:
+        for d, r in closed_set_distances(embed_fn, *suite["gallery"], suite["probes"]).items():
+            out[f"scface.{d}"] = r["rank1"]
+    if "qmul_pairs" in suite:
+        r = verification_tar(embed_fn, suite["qmul_images"], suite["qmul_pairs"])
+        for far, tar in r["tar"].items():
+            out[f"qmul.tar_far{far:.0e}".replace("e-0", "e-")] = tar
+        out["qmul.acc"] = r["acc"]
+    return out
+
+
+def backbone_embedder(backbone, batch_size: int = 256) -> Callable:
+    """``embed_fn`` of a trained backbone (lib.recognition.embedders.embed, no flip)."""
+    from lib.recognition.embedders import embed
+
+    return lambda images: embed(backbone, np.asarray(images), batch_size=batch_size)
+
+
+def evaluate_cached(backbone, suite: Mapping, *, model_key: Mapping, suite_key: Mapping) -> dict:
+    """``evaluate`` once per (model, suite) under runs/lowres/eval/ (warm notebook runs embed nothing).
+    Numbers that cannot be resolved (TAR at a FAR below 1 / impostor pairs: NaN) are left out."""
+    from lib import runcache
+
+    def compute() -> dict:
+        return {k: float(v) for k, v in evaluate(backbone_embedder(backbone), suite).items() if np.isfinite(v)}
+
+    return runcache.cached_json("lowres/eval", {"model": dict(model_key), "suite": dict(suite_key)}, compute)

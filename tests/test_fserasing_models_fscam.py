@@ -1,0 +1,122 @@
+"""lib.fserasing.models (cache names, hooks), evaluate (occluded verification) and fscam."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lib.fserasing import evaluate, fscam, models, transform
+
+
+def fake_faceset(n_id=4, per_id=4, size=16):
+    ids = np.repeat([f"p{i}" for i in range(n_id)], per_id)
+    split = np.where(np.arange(len(ids)) < len(ids) // 2, "train", "test")
+    images = np.random.default_rng(0).integers(0, 256, (len(ids), size, size, 3), dtype=np.uint8)
+    return SimpleNamespace(meta=pd.DataFrame({"identity": ids, "split": split}), images=images,
+                           card={"arrays": {"images.npy": {"sha256": "0" * 64}}})
+
+
+def test_unknown_names_are_refused():
+    with pytest.raises(ValueError, match="head 'cosface'"):
+        models.cache_dir(fake_faceset(), "cosface", "none")
+    with pytest.raises(ValueError, match="augmentation 'mixup'"):
+        models.cache_dir(fake_faceset(), "arcface", "mixup")
+
+
+def test_cache_names_and_the_shared_baseline(isolated_dirs):
+    fs = fake_faceset()
+    assert models.cache_dir(fs, "arcface", "none").parent.name == "arcface"  # the plain shared baseline
+    assert models.cache_dir(fs, "softmax", "none").parent.name == "softmax_none"
+    dirs = {a: models.cache_dir(fs, "arcface", a) for a in models.AUGMENTATIONS}
+    assert dirs["fserasing"].parent.name == "arcface_fserasing" and len(set(dirs.values())) == 4
+    # the hook's parameters and the parser are part of the key
+    assert models.cache_dir(fs, "arcface", "cutout", params={"cutout": {"size": 20}}) != dirs["cutout"]
+    assert models.cache_dir(fs, "arcface", "fserasing", parser_train={"epochs": 9}) != dirs["fserasing"]
+    assert models.cache_dir(fs, "arcface", "cutout", {"epochs": 2}) != dirs["cutout"]
+
+
+def test_trained_model_never_trains(isolated_dirs):
+    with pytest.raises(LookupError, match="run notebooks/03_fserasing.ipynb"):
+        models.trained_model(fake_faceset(), "softmax", "fserasing", {"epochs": 1})
+
+
+def test_make_hook_kinds_and_params():
+    assert models.make_hook("none") is None
+    assert isinstance(models.make_hook("cutout", {"cutout": {"size": 9}}), transform.CutoutHook)
+    assert models.make_hook("cutout", {"cutout": {"size": 9}}).size == 9
+    with pytest.raises(ValueError, match="masks"):
+        models.make_hook("fserasing")
+    hook = models.make_hook("fserasing", {"fserasing": {"n_erase_range": [1, 3]}}, masks=np.zeros((1, 2, 2), np.uint8),
+                            images=np.zeros((1, 2, 2, 3), np.uint8))
+    assert hook.n_erase == (1, 3) and hook.key()["n_erase_kind"] == "tuple"
+
+
+def test_fserasing_training_needs_the_training_masks(isolated_dirs):
+    fs = fake_faceset()
+    with pytest.raises(ValueError, match="parser masks of the 8 training images"):
+        models.train_model(fs, "softmax", "fserasing", {"epochs": 1}, masks=np.zeros((3, 16, 16), np.uint8))
+
+
+def test_occlusions_are_deterministic_and_named():
+    images = np.full((2, 112, 112, 3), 128, np.uint8)
+    for kind in evaluate.OCCLUSIONS:
+        a, b = evaluate.occlude(images, kind, seed=1), evaluate.occlude(images, kind, seed=1)
+        assert np.array_equal(a, b) and (a != images).any()
+    with pytest.raises(ValueError, match="occlusion 'hat'"):
+        evaluate.occlude(images, "hat")
+
+
+def test_verification_of_perfect_embeddings():
+    meta = pd.DataFrame({"identity": np.repeat([f"p{i}" for i in range(8)], 3), "split": "test"})
+    pairs = evaluate.heldout_pairs(meta, 40, seed=0)
+    emb = np.eye(8)[np.repeat(np.arange(8), 3)]
+    r = evaluate.verification(emb, emb, pairs)
+    assert r["acc"] == 1.0 and r["eer"] == 0.0 and len(r["scores"]) == len(pairs["same"])
+    with pytest.raises(ValueError, match="no test identities"):
+        evaluate.heldout_pairs(meta.assign(split="train"), 40)
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier():
+    import torch
+
+    from lib.recognition.backbones import create_backbone
+    from lib.recognition.heads import create_head
+
+    torch.manual_seed(0)
+    backbone = create_backbone("iresnet_tiny").eval()
+    return backbone, create_head("softmax", backbone.embedding_size, 3).eval()
+
+
+def test_fscam_scores_and_saliency(tiny_classifier):
+    backbone, head = tiny_classifier
+    images = np.random.default_rng(0).integers(0, 256, (2, 112, 112, 3), dtype=np.uint8)
+    masks = np.zeros((2, 112, 112), np.uint8)
+    masks[:, :56], masks[:, 56:] = 10, 21  # nose on top, hair below
+    out = fscam.fscam(backbone, head, images, masks)
+    assert out["saliency"].shape == (2, 112, 112) and 0 <= out["saliency"].min() and out["saliency"].max() <= 1
+    assert out["present"][:, [10, 21]].all() and out["present"].sum() == 4
+    assert (out["scores"][:, [10, 21]] > 0).all() and (out["scores"][~out["present"]] == 0).all()
+    top = np.where(out["scores"][:, 10] > out["scores"][:, 21], 0, 111)  # the higher-scored region is the hot one
+    assert all(out["saliency"][i, top[i], 50] == 1.0 for i in range(2))
+    with pytest.raises(ValueError, match="must match the images"):
+        fscam.fscam(backbone, head, images, masks[:, :50])
+
+
+def test_gradcam_maps(tiny_classifier):
+    backbone, head = tiny_classifier
+    images = np.random.default_rng(1).integers(0, 256, (2, 112, 112, 3), dtype=np.uint8)
+    maps = fscam.gradcam(backbone, head, images)
+    assert maps.shape == (2, 112, 112) and 0 <= maps.min() and maps.max() <= 1
+
+
+def test_class_importance_averages_over_images_with_the_class():
+    scores = np.zeros((2, 25))
+    present = np.zeros((2, 25), bool)
+    scores[0, 1], scores[1, 1], present[:, 1] = 0.2, 0.4, True
+    scores[0, 2], present[0, 2] = 0.5, True
+    imp = fscam.class_importance(scores, present)
+    assert imp[1] == pytest.approx(0.3) and imp[2] == 0.5 and np.isnan(imp[3])
