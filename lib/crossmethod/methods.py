@@ -67,9 +67,7 @@ def fra_gallery(fs, bench, *, fra_params: Mapping, fr_train: Mapping | None = No
     model = pipeline.fra_model(fs, "arcface", "heldout", maps=maps, embeddings=emb, pairs=pairs["heldout"],
                                landmark_source=landmark_source, num_pairs=int(fra_params["num_pairs"]),
                                fra=fra_params.get("fra"), fr_train=fr_train, seed=seed).model
-    train_rows = (m["split"] == "train").to_numpy() & np.asarray(found, bool)
-    pool = m[train_rows].groupby(["pose", "emotion"]).indices
-    labels = m[train_rows].index.to_numpy()
+    pool, labels = pipeline.posture_pool(m, found)
     missing = [p for p in poses if (p, "neutral") not in pool]
     if missing:
         raise ValueError(f"no training image with a landmark map at poses {missing} (neutral): FRA cannot "
@@ -144,11 +142,7 @@ def combined_hook(fs, *, fr_train: Mapping | None = None, parser_train: Mapping 
     parser = train_parser_cached(pcfg, np.asarray(fs.images[rows]), fs.array("parsing")[rows],
                                  data_key=data_key(fs, "train"))
     masks = fse_models.training_masks(fs, parser, parser_train)
-    from lib.recognition.backbones import create_backbone, get_preprocess
-    from lib.recognition.train import TrainConfig
-
-    tc = TrainConfig(**{**dict(fr_train or {}), "head": "arcface"})
-    spec = get_preprocess(create_backbone(tc.backbone, **dict(tc.backbone_kwargs)))
+    spec = fse_models.preprocess_spec({**dict(fr_train or {}), "head": "arcface"})
     fse = fse_models.make_hook("fserasing", augment_params, masks=masks, images=np.asarray(fs.images[rows]), spec=spec)
     crb = lr_methods.make_hook("arcface_crb", lowres_params)
 

@@ -31,7 +31,7 @@ def evaluate_condition(gallery_emb, gallery_persons, probe_emb, probe_persons, f
     s, y = scores.ravel(), same.ravel()
     out = {"n_probes": int(len(probe_persons)), "n_genuine": int(y.sum()), "n_impostor": int((~y).sum())}
     for far, r in ver.tar_at_far(s, y, fars).items():
-        out[f"tar@far={far:.0e}".replace("e-0", "e-")] = r["tar"]
+        out[f"tar@far={ver.far_key(far)}"] = r["tar"]
     out["eer"] = float(ver.eer(s, y))
     out["rank1"] = float(np.mean(persons[scores.argmax(1)] == probe_persons))
     return out

@@ -265,7 +265,7 @@ def tar_at_far(scores, same, fars=DEFAULT_FARS) -> dict:
     return out
 
 
-def _far_key(far: float) -> str:
+def far_key(far: float) -> str:
     return f"{far:.0e}".replace("e-0", "e-")
 
 
@@ -287,7 +287,7 @@ def verification_report(scores, same, folds=10, fars=DEFAULT_FARS, n_thresholds:
     out["auc"] = auc(s, y)
     out["eer"], out["eer_threshold"] = eer(s, y, return_threshold=True)
     for far, r in tar_at_far(s, y, fars).items():
-        key = _far_key(far)
+        key = far_key(far)
         out[f"tar@far={key}"] = r["tar"]
         out[f"far@far={key}"] = r["far"]
         out[f"threshold@far={key}"] = r["threshold"]

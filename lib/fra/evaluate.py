@@ -430,7 +430,7 @@ def _template_scores(probes, templates, template_ids, identities) -> np.ndarray:
     return out
 
 
-def _far_key(far: float) -> str:
+def far_key(far: float) -> str:
     return f"{far:.0e}".replace("e-0", "e-")
 
 
@@ -485,8 +485,8 @@ def pose_verification(real_emb, meta, generated, *, gallery_poses: Sequence[str]
             row = {"group": g, "template": name, "n_probes": int(m.sum()), "n_genuine": int(y.sum()),
                    "n_impostor": int((~y).sum()), "eer": ver.eer(s, y), "auc": ver.auc(s, y)}
             for far, r in ver.tar_at_far(s, y, fars).items():
-                row[f"tar@far={_far_key(far)}"] = r["tar"]
-                row[f"enough@far={_far_key(far)}"] = r["enough_impostors"]
+                row[f"tar@far={far_key(far)}"] = r["tar"]
+                row[f"enough@far={far_key(far)}"] = r["enough_impostors"]
             rows.append(row)
             if g == "all":
                 fpr, tpr, _ = ver.roc(s, y)

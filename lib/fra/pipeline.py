@@ -87,6 +87,13 @@ def fra_model(fs, source: str, protocol: str, *, maps, embeddings, pairs, landma
                                       progress=progress)
 
 
+def posture_pool(meta, found) -> tuple[dict, np.ndarray]:
+    """Where posture maps may come from: TRAINING images with a landmark map, grouped by (pose, emotion).
+    Returns ({(pose, emotion): positions}, row labels); ``labels[positions]`` are meta row labels."""
+    train_rows = (meta["split"] == "train").to_numpy() & np.asarray(found, bool)
+    return meta[train_rows].groupby(["pose", "emotion"]).indices, meta[train_rows].index.to_numpy()
+
+
 def heldout_generation(meta, found, *, gallery_poses: Sequence[str] = ("S",), seed: int = 0):
     """What the held-out protocol asks FRA to generate, with a posture map for each request.
 
@@ -97,12 +104,9 @@ def heldout_generation(meta, found, *, gallery_poses: Sequence[str] = ("S",), se
     """
     from lib.fra import evaluate
 
-    found = np.asarray(found, bool)
-    train_rows = (meta["split"] == "train").to_numpy() & found
     requests = evaluate.heldout_requests(meta[meta["split"] == "test"], gallery_poses=gallery_poses)
     rng = np.random.default_rng(seed)
-    pool = meta[train_rows].groupby(["pose", "emotion"]).indices
-    labels = meta[train_rows].index.to_numpy()
+    pool, labels = posture_pool(meta, found)
     posture = np.array([labels[rng.choice(pool[(p, e)])] if (p, e) in pool else -1
                         for p, e in zip(requests["pose"], requests["emotion"])], dtype=np.int64)
     keep = posture >= 0

@@ -54,7 +54,8 @@ def _cfg(fr_train: Mapping | None, head: str) -> dict:
     return {**dict(fr_train or {}), "head": head}
 
 
-def _spec(cfg: dict):
+def preprocess_spec(cfg: dict):
+    """The input recipe (size, channels, mean/std) of the backbone that TrainConfig changes ``cfg`` build."""
     from lib.recognition.backbones import create_backbone, get_preprocess
     from lib.recognition.train import TrainConfig
 
@@ -89,7 +90,7 @@ def _run_args(fs, head, augmentation, fr_train, params, parser_train, parser_fs,
         return cfg, {}
     if hook is None and augmentation != "none":
         hook = make_hook(augmentation, params, masks=np.zeros((1, 1, 1), np.uint8),  # for its key() only
-                         images=np.zeros((1, 1, 1, 3), np.uint8), spec=_spec(cfg))
+                         images=np.zeros((1, 1, 1, 3), np.uint8), spec=preprocess_spec(cfg))
     extra = {"augmentation": augmentation} if hook is None else hook.key()
     if augmentation == "fserasing":
         extra = {**extra, "masks": parser_key(fs if parser_fs is None else parser_fs, parser_train)}
@@ -126,7 +127,7 @@ def train_model(fs, head: str, augmentation: str, fr_train: Mapping | None = Non
                 raise ValueError(f"fserasing needs parser masks of the {len(rows)} training images "
                                  "(lib.fserasing.models.training_masks)")
             train_masks = np.asarray(masks)
-        hook = make_hook(augmentation, params, masks=train_masks, images=train_images, spec=_spec(_cfg(fr_train, head)))
+        hook = make_hook(augmentation, params, masks=train_masks, images=train_images, spec=preprocess_spec(_cfg(fr_train, head)))
     cfg, kwargs = _run_args(fs, head, augmentation, fr_train, params, parser_train, parser_fs, hook)
     return train_on_split(fs, cfg, progress=progress, **kwargs)
 
