@@ -71,3 +71,45 @@ def cached_arrays(name: str, config: dict, compute: Callable[[], dict], **kw) ->
     out = cached(name, config, build, **kw)
     with np.load(out / "arrays.npz", allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+def memo(name: str, key: dict, compute: Callable[[], object], **kw):
+    """Cache any picklable result of ``compute()`` under a key of arrays, modules, tables and values.
+
+    The key goes through :func:`lib.fingerprint.digest` (content hashes), so the result is reused
+    only for equal inputs; put a ``version`` in ``key`` and bump it when ``compute``'s code changes.
+    Used for evaluations that are pure functions of cached models and data (a warm ``make paper``
+    then only reads them back).
+    """
+    import pickle
+
+    from lib.fingerprint import digest
+
+    def build(d: Path) -> None:
+        with open(d / "value.pkl", "wb") as f:
+            pickle.dump(compute(), f, protocol=pickle.HIGHEST_PROTOCOL)
+
+    out = cached(name, digest(key), build, **kw)
+    with open(out / "value.pkl", "rb") as f:
+        return pickle.load(f)  # noqa: S301 -- written by this function into the local run cache
+
+
+def memoized(name: str, version: int = 1):
+    """Decorator: the function gains a keyword ``cache``; with ``cache=True`` its result is kept
+    under runs/<name>/ by :func:`memo`, keyed by the content of every argument and ``version``
+    (bump it when the function's code changes). Without ``cache`` it is the plain function.
+    """
+    import functools
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, cache: bool = False, **kwargs):
+            if not cache:
+                return fn(*args, **kwargs)
+            key = {"function": f"{fn.__module__}.{fn.__qualname__}", "version": version,
+                   "args": list(args), "kwargs": kwargs}
+            return memo(name, key, lambda: fn(*args, **kwargs))
+
+        return wrapper
+
+    return decorate

@@ -127,3 +127,23 @@ def test_generated_files_are_in_sync():
     for tool in ("lib.tools.notebook_cells", "lib.tools.binder_env"):
         res = subprocess.run([sys.executable, "-m", tool, "--check"], capture_output=True, text=True, cwd=REPO)
         assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_parameters_with_equals_in_comments_and_strings(fake_root):
+    """papermill's regex parser dropped these lines; the ast reader keeps every assignment."""
+    make_notebook(fake_root / "notebooks" / "00_demo.ipynb",
+                  'profile = "default"\nn = 3  # n = persons per split\nquery = "a=b"\nsize: int = 64\nx, y = 1, 2\n')
+    assert set(profiles.notebook_parameters("00_demo")) == {"profile", "n", "query", "size"}
+    (fake_root / "notebooks" / "params" / "smoke.yaml").write_text("00_demo:\n  n: 1\n  query: 'c=d'\n")
+    assert profiles.load("smoke", "00_demo") == {"n": 1, "query": "c=d"}
+
+
+def test_unreadable_notebook_and_bad_parameters_cell(fake_root):
+    nb = fake_root / "notebooks" / "00_demo.ipynb"
+    nb.write_text("{not json")
+    with pytest.raises(profiles.ProfileError, match=r"00_demo.ipynb is not a readable notebook.*restore it"):
+        profiles.notebook_parameters("00_demo")
+    make_notebook(nb, "n = (1,\n")
+    with pytest.raises(profiles.ProfileError, match="parameters cell is not valid Python"):
+        profiles.notebook_parameters("00_demo")
+    assert nb.exists()

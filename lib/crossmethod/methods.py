@@ -1,7 +1,7 @@
 """The methods of the cross-method benchmark, each assembled from models an earlier notebook trained.
 
 Every recogniser is the same architecture with the same training budget: the default
-TrainConfig (iresnet_tiny, 64 px, 128-D, 5 epochs) with an ArcFace head on the engine's training
+TrainConfig (iresnet_tiny, 64 px, 128-D, 2 epochs) with an ArcFace head on the engine's training
 identities, through lib.recognition.split_models (run cache ``fr/...``). Methods differ only in
 what the paper changes:
 
@@ -39,7 +39,7 @@ class Method:
     def embed_fn(self, batch_size: int = 256):
         from lib.recognition.embedders import embed
 
-        return lambda images: embed(self.backbone, images, batch_size=batch_size)
+        return lambda images: embed(self.backbone, images, batch_size=batch_size, cache=True)
 
 
 def baseline_model(fs, fr_train: Mapping | None = None):
@@ -103,7 +103,7 @@ def inpainting(fs, *, gan: Mapping | None = None, max_yaw: float = 20.0, seed: i
 
     def transform(condition):
         masks = condition.masks if condition.masks is not None else np.zeros(condition.images.shape[:3], bool)
-        return api.reconstruct(condition.images, masks, model=generator)
+        return api.reconstruct(condition.images, masks, model=generator, cache=True)
 
     return generator, transform
 

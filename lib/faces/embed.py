@@ -58,6 +58,10 @@ class SFaceEmbedder:
     def align(self, image: np.ndarray, points5: np.ndarray) -> np.ndarray:
         return align_face(image, points5, 112)
 
+    def cache_key(self) -> dict:
+        """What the run cache keys this embedder's outputs on (lib.fingerprint)."""
+        return {"embedder": self.name, "model": asset_path("sface").name}
+
 
 # Where dlib's HOG detector puts the face in an ArcFace-aligned 112x112 crop: the median
 # box (x, y, w, h) over 41 aligned crops (LFW, astronaut, engine renders; sd ~6 px). The
@@ -95,9 +99,26 @@ class DlibEmbedder:
     def align(self, image: np.ndarray, points5: np.ndarray) -> np.ndarray:
         return align_face(image, points5, 112, margin=DLIB_MARGIN)
 
+    def cache_key(self) -> dict:
+        """What the run cache keys this embedder's outputs on (lib.fingerprint)."""
+        return {"embedder": self.name, "model": asset_path("dlib_resnet").name, "box": HOG_BOX_ALIGNED}
 
-def embed_faces(embedder, images, points5) -> np.ndarray:
-    """Align every image on its 5 points the way ``embedder`` expects, then embed."""
+
+def embed_faces(embedder, images, points5, *, cache: bool = False) -> np.ndarray:
+    """Align every image on its 5 points the way ``embedder`` expects, then embed.
+
+    ``cache=True`` keeps the result in the run cache (runs/embeddings_faces/), keyed by the
+    embedder and the content of ``images`` and ``points5``.
+    """
+    if cache:
+        from lib import runcache
+        from lib.fingerprint import digest
+
+        images = [np.asarray(img) for img in images]
+        key = digest({"embedder": embedder, "images": images, "points5": np.asarray(points5),
+                      "version": 1})
+        return runcache.cached_arrays("embeddings_faces", key,
+                                      lambda: {"e": embed_faces(embedder, images, points5)})["e"]
     return embedder(np.stack([embedder.align(img, p) for img, p in zip(images, points5)]))
 
 

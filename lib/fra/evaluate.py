@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from lib import runcache
 from lib.evaluation.classification import svm_evaluate
 from lib.evaluation.verification import DEFAULT_FARS
 
@@ -182,6 +183,7 @@ def _classify(train_X, train_y, test_X, test_y, what: str, seed: int, svm: Mappi
 
 
 # ---------------------------------------------------------------------------- paper protocol
+@runcache.memoized("fra/paper_protocol")
 def paper_protocol(real_emb, meta, pairs, generated_emb, *, targets: Sequence[str] = TARGETS, seed: int = 0,
                    shuffle: bool = True, match: str = "row", svm: Mapping | None = None) -> dict:
     """The FRA code's three SVM objectives on its own pairs -- a LEAKING protocol.
@@ -351,6 +353,7 @@ def heldout_requests(meta, *, gallery_poses: Sequence[str] = ("S",), poses: Sequ
     return out.sort_values(["source", "pose"], kind="stable").reset_index(drop=True)
 
 
+@runcache.memoized("fra/heldout_protocol")
 def heldout_protocol(real_emb, meta, generated_for_missing, *, gallery_poses: Sequence[str] = ("S",), seed: int = 0,
                      identity_col: str = "identity", svm: Mapping | None = None) -> dict:
     """Identity classification across poses, leakage-free: baseline vs FRA-augmented gallery.
@@ -434,6 +437,7 @@ def far_key(far: float) -> str:
     return f"{far:.0e}".replace("e-0", "e-")
 
 
+@runcache.memoized("fra/pose_verification")
 def pose_verification(real_emb, meta, generated, *, gallery_poses: Sequence[str] = ("S",), fars=DEFAULT_FARS,
                       yaw_edges: Sequence[float] | None = YAW_EDGES, identity_col: str = "identity") -> dict:
     """Verification across poses, leakage-free: frontal templates vs non-frontal probes.

@@ -413,6 +413,7 @@ def train_fra_cached(name: str, cfg: FRAConfig, maps, embeddings, pairs: pd.Data
 
 # ---------------------------------------------------------------------------------- generate
 
+@runcache.memoized("fra/generated")
 def generate(model, maps, embeddings, posture_idx, identity_idx, batch_size: int = 1024,
              device: str = "auto") -> np.ndarray:
     """Generated embeddings (P, out_dim) float32 for posture ``maps[posture_idx]`` and identity

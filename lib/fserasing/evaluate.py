@@ -53,10 +53,10 @@ def evaluate_model(backbone, test_images: np.ndarray, occluded: dict, pairs: dic
     """Clean and occluded verification of one backbone. ``occluded``: {kind: occluded test images}."""
     from lib.recognition.embedders import embed
 
-    clean = embed(backbone, test_images, normalize=True)
+    clean = embed(backbone, test_images, normalize=True, cache=True)
     out = {"clean": verification(clean, clean, pairs)}
     for kind, imgs in occluded.items():
-        out[kind] = verification(clean, embed(backbone, imgs, normalize=True), pairs)
+        out[kind] = verification(clean, embed(backbone, imgs, normalize=True, cache=True), pairs)
     kinds = list(occluded)
     out["summary"] = {"acc_clean": out["clean"]["acc"], "eer_clean": out["clean"]["eer"],
                       "acc_occluded": float(np.mean([out[k]["acc"] for k in kinds])),

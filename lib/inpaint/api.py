@@ -51,7 +51,8 @@ def damage(images_uint8, seed: int = 0, stream: str = "eval", ids=None):
     return idata.damage(images_uint8, seed, stream, ids)
 
 
-def reconstruct(images_uint8, masks, model="telea", *, batch_size: int = 64, device: str = "auto") -> np.ndarray:
+def reconstruct(images_uint8, masks, model="telea", *, batch_size: int = 64, device: str = "auto",
+                cache: bool = False) -> np.ndarray:
     """Reconstruct damaged uint8 faces (N, H, W, 3) with ``model``.
 
     Args:
@@ -61,7 +62,16 @@ def reconstruct(images_uint8, masks, model="telea", *, batch_size: int = 64, dev
     A generator runs at its own input size: other sizes are resized in (INTER_AREA) and the
     output resized back (bilinear); a blind generator's whole output replaces the image (as
     published), a pasting generator's output is used inside the mask only, at full resolution.
+    ``cache=True`` keeps the result in the run cache (runs/inpaint/reconstructed/), keyed by the
+    content of the images, the masks and the generator's weights (or the baseline's name).
     """
+    if cache:
+        from lib import runcache
+        from lib.fingerprint import digest
+
+        key = digest({"images": np.asarray(images_uint8), "masks": np.asarray(masks), "model": model, "version": 1})
+        return runcache.cached_arrays("inpaint/reconstructed", key, lambda: {"x": reconstruct(
+            images_uint8, masks, model, batch_size=batch_size, device=device)})["x"]
     import torch
 
     from lib.device import select_device

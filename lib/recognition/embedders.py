@@ -111,7 +111,7 @@ def _embed_pretrained_parallel(embedder, images: np.ndarray, batch_size: int, fl
 
 
 def embed(model_or_embedder, images, *, batch_size: int = 256, device=None, flip: bool = False,
-          normalize: bool = False, workers: int = 1) -> np.ndarray:
+          normalize: bool = False, workers: int = 1, cache: bool = False) -> np.ndarray:
     """Embeddings (N, D) float32 of aligned uint8 RGB crops (N, H, W, 3).
 
     Args:
@@ -130,8 +130,19 @@ def embed(model_or_embedder, images, *, batch_size: int = 256, device=None, flip
             backbones and for SFace (OpenCV's DNN already uses every core). The workers are
             spawned: a calling script needs the ``if __name__ == "__main__":`` guard (notebooks
             and imported modules need nothing).
+        cache: keep the raw embeddings in the run cache (runs/embeddings/), keyed by the content of
+            the weights (or the pretrained embedder) and of ``images`` (lib.fingerprint): evaluations
+            of cached models then cost nothing on a warm run.
     """
     images = _check_images(images)
+    if cache:
+        from lib import runcache
+        from lib.fingerprint import digest
+
+        key = digest({"model": model_or_embedder, "images": images, "flip": flip, "version": 1})
+        out = runcache.cached_arrays("embeddings", key, lambda: {"e": embed(
+            model_or_embedder, images, batch_size=batch_size, device=device, flip=flip, workers=workers)})["e"]
+        return _l2(out) if normalize else out
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     import torch

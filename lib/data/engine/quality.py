@@ -25,7 +25,7 @@ def embed_images(fs, index: np.ndarray, embedder) -> np.ndarray:
     """Embed FaceSet images, aligned on the engine's exact 5 points."""
     from lib.faces.embed import embed_faces
 
-    return embed_faces(embedder, [np.asarray(fs.images[i]) for i in index], _points5(fs.array("mesh478")[index]))
+    return embed_faces(embedder, [np.asarray(fs.images[i]) for i in index], _points5(fs.array("mesh478")[index]), cache=True)
 
 
 def identity_check(fs, embedder, split: str | None = None, gallery_session: str = "A", probe_session: str = "B",

@@ -1,0 +1,83 @@
+"""Content fingerprints and the memoised evaluations built on them (lib.fingerprint, runcache.memo)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lib import runcache
+from lib.fingerprint import array_digest, digest, module_digest
+
+
+def test_array_digest_sees_dtype_shape_and_bytes():
+    a = np.arange(12, dtype=np.float32)
+    assert array_digest(a) == array_digest(a.copy())
+    assert array_digest(a) != array_digest(a.astype(np.float64))
+    assert array_digest(a) != array_digest(a.reshape(3, 4))
+    b = a.copy()
+    b[5] += 1e-6
+    assert array_digest(a) != array_digest(b)
+    assert array_digest(a[::2]) == array_digest(np.ascontiguousarray(a[::2]))  # views are hashed by content
+    with pytest.raises(TypeError, match="object array"):
+        array_digest(np.array([{}, 1], dtype=object))
+
+
+def test_module_digest_follows_the_weights():
+    torch.manual_seed(0)
+    m = torch.nn.Linear(4, 2)
+    d0 = module_digest(m)
+    assert module_digest(m) == d0
+    with torch.no_grad():
+        m.bias[0] += 1e-4
+    assert module_digest(m) != d0
+    assert digest({"m": m}) == {"m": {"module": module_digest(m)}}
+
+
+def test_digest_tables_and_refusals():
+    df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    assert digest(df) == digest(df.copy())
+    assert digest(df) != digest(df.iloc[::-1])
+    assert digest({"k": [1, 2.5, None, np.int64(3)]}) == {"k": [1, 2.5, None, 3]}
+    with pytest.raises(TypeError, match="cannot fingerprint object"):
+        digest(object())
+
+
+def test_memoized_runs_once_per_content_and_is_off_by_default(isolated_dirs):
+    calls = []
+
+    @runcache.memoized("test/sum")
+    def total(x, *, scale=1.0):
+        calls.append(1)
+        return {"sum": float(x.sum() * scale)}
+
+    x = np.arange(5.0)
+    assert total(x) == {"sum": 10.0} and len(calls) == 1  # no cache: plain call
+    assert total(x, cache=True) == {"sum": 10.0} and len(calls) == 2
+    assert total(x.copy(), cache=True) == {"sum": 10.0} and len(calls) == 2  # equal content: loaded
+    assert total(x, scale=2.0, cache=True) == {"sum": 20.0} and len(calls) == 3
+    y = x.copy()
+    y[0] = 1
+    assert total(y, cache=True) == {"sum": 11.0} and len(calls) == 4
+    assert [e["status"] for e in runcache.log()[-4:]] == ["built", "loaded", "built", "built"]
+
+
+def test_embed_cache_matches_and_tracks_weights(isolated_dirs):
+    from lib.recognition.backbones import create_backbone
+    from lib.recognition.embedders import embed
+
+    torch.manual_seed(0)
+    model = create_backbone("iresnet_tiny").eval()
+    images = np.random.default_rng(0).integers(0, 255, (5, 64, 64, 3), dtype=np.uint8)
+    plain = embed(model, images)
+    first = embed(model, images, cache=True)
+    again = embed(model, images, cache=True)
+    np.testing.assert_allclose(first, plain, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_allclose(np.linalg.norm(embed(model, images, cache=True, normalize=True), axis=1), 1, rtol=1e-5)
+    with torch.no_grad():
+        next(model.parameters()).mul_(0.5)
+    changed = embed(model, images, cache=True)
+    assert not np.allclose(changed, first)
+    np.testing.assert_allclose(changed, embed(model, images), rtol=1e-5, atol=1e-6)
