@@ -81,3 +81,20 @@ def test_embed_cache_matches_and_tracks_weights(isolated_dirs):
     changed = embed(model, images, cache=True)
     assert not np.allclose(changed, first)
     np.testing.assert_allclose(changed, embed(model, images), rtol=1e-5, atol=1e-6)
+
+
+def test_faceset_cache_key_follows_arrays_and_meta(tmp_path):
+    from lib.data.faceset import read_faceset, write_faceset
+
+    images = np.random.default_rng(0).integers(0, 255, (3, 16, 16, 3), dtype=np.uint8)
+    meta = pd.DataFrame({"identity": ["a", "a", "b"], "session": "A", "emotion": "neutral", "pose": "S", "yaw": 0.0,
+                         "split": ["train"] * 3, "source": "fixture"})
+    card = {"name": "fixture", "kind": "synthetic", "version": "1", "seed": 0, "parameters": {}, "generator": "test"}
+    fs = read_faceset(write_faceset(tmp_path / "a", images, meta, card=card))
+    same = read_faceset(write_faceset(tmp_path / "b", images.copy(), meta.copy(), card=card))
+    assert digest(fs) == digest(same)
+    other = read_faceset(write_faceset(tmp_path / "c", images, meta.assign(split=["train", "test", "train"]), card=card))
+    assert digest(fs) != digest(other)
+    images2 = images.copy()
+    images2[0, 0, 0, 0] ^= 1
+    assert digest(fs) != digest(read_faceset(write_faceset(tmp_path / "d", images2, meta, card=card)))

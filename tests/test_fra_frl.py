@@ -10,6 +10,7 @@ import torch
 from lib.data.faceset import read_faceset, write_faceset
 from lib.fra import frl
 from lib.recognition.backbones import get_preprocess
+from lib.recognition.train import TrainConfig
 
 
 def _faceset(path, n_ids=4, per=6):
@@ -42,6 +43,9 @@ def test_trained_source_is_cached_and_embeds_every_image(tmp_path, isolated_dirs
     again = frl.embeddings("cosface", fs, train_cfg=cfg, progress=False)
     assert np.array_equal(emb, again)
     assert len(list((isolated_dirs / "runs" / "fr" / "cosface").iterdir())) == 1
+    # the key is the resolved TrainConfig: spelling out a default value finds the same embeddings
+    same = frl.embeddings("cosface", fs, train_cfg={**cfg, "lr": TrainConfig().lr}, progress=False)
+    assert np.array_equal(emb, same) and len(list((isolated_dirs / "runs" / "frl" / "cosface").iterdir())) == 1
     with pytest.raises(ValueError, match="unknown FRL source"):
         frl.embeddings("vggface", fs)
 

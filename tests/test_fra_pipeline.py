@@ -55,3 +55,16 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="protocol"):
         pipeline.fra_model(None, "arcface", "leaky", maps=None, embeddings=None, pairs=None, landmark_source="dlib",
                            num_pairs=1)
+
+
+def test_fra_key_follows_the_embeddings_content():
+    """A retrained FRL backbone (other embeddings, same config dict) must not find the old FRA model."""
+    from types import SimpleNamespace
+
+    fs = SimpleNamespace(card={"arrays": {"images.npy": {"sha256": "ab" * 32}}})
+    emb = np.random.default_rng(0).normal(size=(6, 128)).astype(np.float32)
+    kw = dict(landmark_source="dlib", num_pairs=10, fr_train={})
+    k1 = pipeline.fra_data_key(fs, "arcface", "heldout", embeddings=emb, **kw)
+    assert k1 == pipeline.fra_data_key(fs, "arcface", "heldout", embeddings=emb.copy(), **kw)
+    assert k1 != pipeline.fra_data_key(fs, "arcface", "heldout", embeddings=emb + 1e-3, **kw)
+    assert k1 != pipeline.fra_data_key(fs, "arcface", "paper", embeddings=emb, **kw)

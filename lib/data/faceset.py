@@ -323,6 +323,14 @@ class FaceSet:
     def __len__(self) -> int:
         return len(self.images)
 
+    def cache_key(self) -> dict:
+        """What the run cache keys a computation on this FaceSet by (lib.fingerprint): the sha256 of
+        every array, recorded in card.json and checked by ``read_faceset``, and the meta table."""
+        from lib.fingerprint import digest
+
+        return {"arrays": {k: v["sha256"] for k, v in sorted(self.card.get("arrays", {}).items())},
+                "meta": digest(self.meta)}
+
     def has(self, name: str) -> bool:
         """Whether the optional array ``name`` (e.g. "parsing") is present."""
         return f"{name}.npy" in self.card.get("arrays", {})

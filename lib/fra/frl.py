@@ -64,6 +64,12 @@ def load_checkpoint_model(source: str, checkpoint):
     return model.eval()
 
 
+def _resolved_train_cfg(head: str, train_cfg: Mapping | None) -> dict:
+    from lib.recognition.train import TrainConfig
+
+    return TrainConfig(**{**dict(train_cfg or {}), "head": head}).key()
+
+
 def embeddings(source: str, fs, *, train_cfg: Mapping | None = None, checkpoint=None,
                progress: bool = True) -> np.ndarray:
     """(N, D) raw embeddings of every image of ``fs`` from FRL ``source`` (cached in runs/frl/)."""
@@ -71,8 +77,11 @@ def embeddings(source: str, fs, *, train_cfg: Mapping | None = None, checkpoint=
 
     if source not in SOURCES:
         raise ValueError(f"unknown FRL source {source!r}; choose from {SOURCES}")
+    trained_here = source in TRAINED and checkpoint is None
+    # The resolved TrainConfig (not just the changes): when a library default changes, the FR model
+    # is retrained under a new key, and so are its embeddings.
     key = {"source": source, "images_sha256": fs.card["arrays"]["images.npy"]["sha256"],
-           "train_cfg": dict(train_cfg or {}) if source in TRAINED and checkpoint is None else None,
+           "train_cfg": _resolved_train_cfg(source, train_cfg) if trained_here else None,
            "checkpoint": str(checkpoint) if checkpoint else None}
 
     def compute() -> dict:

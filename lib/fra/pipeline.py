@@ -81,10 +81,22 @@ def fra_model(fs, source: str, protocol: str, *, maps, embeddings, pairs, landma
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol {protocol!r}: choose from {PROTOCOLS}")
     cfg = fra_train.FRAConfig.paper(source, **{**dict(fra or {}), "seed": seed})
-    key = {"images": _images_sha(fs), "landmarks": landmark_source, "frl": source, "fr_train": dict(fr_train or {}),
-           "checkpoint": str(checkpoint or ""), "pairs": protocol, "num_pairs": num_pairs}
+    key = fra_data_key(fs, source, protocol, embeddings=embeddings, landmark_source=landmark_source,
+                       num_pairs=num_pairs, fr_train=fr_train, checkpoint=checkpoint)
     return fra_train.train_fra_cached(f"fra/{source}_{protocol}", cfg, maps, embeddings, pairs, data_key=key,
                                       progress=progress)
+
+
+def fra_data_key(fs, source: str, protocol: str, *, embeddings, landmark_source: str, num_pairs: int,
+                 fr_train: Mapping | None = None, checkpoint=None) -> dict:
+    """The data part of an FRA model's cache key. It holds the CONTENT of the FRL embeddings, so an
+    FRL backbone trained differently (another TrainConfig default, another checkpoint) can never
+    bring back an FRA model trained on the old embeddings."""
+    from lib.fingerprint import array_digest
+
+    return {"images": _images_sha(fs), "landmarks": landmark_source, "frl": source, "fr_train": dict(fr_train or {}),
+            "checkpoint": str(checkpoint or ""), "pairs": protocol, "num_pairs": num_pairs,
+            "embeddings": array_digest(np.asarray(embeddings, np.float32))}
 
 
 def posture_pool(meta, found) -> tuple[dict, np.ndarray]:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lib import runcache
+
 N_CLASSES = 25
 
 
@@ -67,6 +69,7 @@ def _minmax(m: np.ndarray) -> np.ndarray:
     return (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
 
 
+@runcache.memoized("fserasing/fscam")
 def fscam(backbone, head, images: np.ndarray, masks: np.ndarray) -> dict:
     """FS-CAM of uint8 crops (N, H, W, 3) with parser class maps (N, H, W).
 
@@ -101,6 +104,7 @@ def fscam(backbone, head, images: np.ndarray, masks: np.ndarray) -> dict:
             "target": target, "p_full": p_full}
 
 
+@runcache.memoized("fserasing/gradcam")
 def gradcam(backbone, head, images: np.ndarray, target=None) -> np.ndarray:
     """Grad-CAM maps (N, H, W) in [0, 1] (pytorch-grad-cam, layer4) for ``target`` (default: predicted)."""
     import torch

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lib import runcache
+
 from lib.data.engine import topology as T
 from lib.data.engine.labels import CLASSES, ID, NOT_PRODUCED, PALETTE, paint
 
@@ -96,6 +98,7 @@ def labels_from_mesh(mesh, shape: tuple[int, int], person: np.ndarray | None = N
     return lab
 
 
+@runcache.memoized("fserasing/mesh_labels")
 def label_faces(images, *, person: bool = False, mesh_size: int = MESH_SIZE):
     """Label aligned face crops (N, H, W, 3) uint8 from their Face Mesh: ``(labels, meshes, found)``.
 

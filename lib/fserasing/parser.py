@@ -198,6 +198,7 @@ def train_parser_cached(cfg: ParserConfig, images, labels, *, data_key, progress
     return model.eval()
 
 
+@runcache.memoized("fserasing/predicted")
 def predict(model, images, *, input_size: int, batch_size: int = 128, device=None) -> np.ndarray:
     """Class ids (N, H, W) uint8 of uint8 crops (N, H, W, 3), at the crops' size."""
     import torch

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from lib import runcache
 from lib.evaluation import quality, verification
 
 
+@runcache.memoized("inpaint/quality_table")
 def quality_table(reference, conditions: dict, masks) -> "pd.DataFrame":
     """Mean PSNR / SSIM of each condition's images against ``reference`` (uint8 (N, H, W, 3)),
     over the whole image and inside the damage mask. One row per condition."""
@@ -79,6 +81,7 @@ def fixed_threshold_report(reference_emb, conditions: dict, pairs, fars=(1e-2, 1
     return pd.DataFrame(rows)
 
 
+@runcache.memoized("inpaint/roc")
 def roc_by_condition(reference_emb, conditions: dict, pairs) -> dict:
     """{condition: {"fpr", "tpr", "auc"}} of reference-vs-condition scores (for lib.plots.roc_curves)."""
     same = np.asarray(pairs["same"], bool)

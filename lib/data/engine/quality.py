@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lib import runcache
 from lib.data.engine import topology as T
 
 
@@ -49,6 +50,7 @@ def identity_check(fs, embedder, split: str | None = None, gallery_session: str 
     return pd.DataFrame(rows).set_index("yaw")
 
 
+@runcache.memoized("engine/landmark_check")
 def landmark_check(fs, split: str = "test", emotion: str | None = None, max_per_yaw: int = 200) -> pd.DataFrame:
     """Per yaw: dlib HOG detection rate and the NME of dlib's 68 points vs the engine's."""
     from lib.faces.detect import DlibHogDetector
