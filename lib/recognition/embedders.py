@@ -88,7 +88,11 @@ PARALLEL_MIN_IMAGES = 256  # below this, starting worker processes costs more th
 
 def _init_worker(name: str) -> None:
     global _WORKER_EMBEDDER
+    import cv2
+
     from lib.faces.embed import create_embedder
+
+    cv2.setNumThreads(1)  # one process per core: no thread oversubscription inside OpenCV's DNN
 
     _WORKER_EMBEDDER = create_embedder(name)
 
@@ -100,7 +104,7 @@ def _worker_chunk(args) -> np.ndarray:
 
 def _embed_pretrained_parallel(embedder, images: np.ndarray, batch_size: int, flip: bool,
                                workers: int) -> np.ndarray:
-    """dlib's descriptor network runs on one thread: split the crops over ``workers`` processes
+    """dlib's (and SFace's) network runs on about one thread: split the crops over ``workers`` processes
     (spawned, each building its own embedder); the result equals the serial one, row for row."""
     import multiprocessing as mp
 
@@ -125,9 +129,9 @@ def embed(model_or_embedder, images, *, batch_size: int = 256, device=None, flip
             The pretrained embedders always run on the CPU.
         flip: add the embedding of the mirrored crop.
         normalize: L2-normalise the result.
-        workers: processes for single-threaded pretrained embedders (dlib) when there are at
-            least PARALLEL_MIN_IMAGES crops; 1 (default) = in this process. Ignored for
-            backbones and for SFace (OpenCV's DNN already uses every core). The workers are
+        workers: processes for the pretrained embedders (dlib, SFace: their networks use about
+            one core) when there are at least PARALLEL_MIN_IMAGES crops; 1 (default) = in this
+            process. Ignored for backbones (torch uses every core). The workers are
             spawned: a calling script needs the ``if __name__ == "__main__":`` guard (notebooks
             and imported modules need nothing).
         cache: keep the raw embeddings in the run cache (runs/embeddings/), keyed by the content of
