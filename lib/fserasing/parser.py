@@ -131,6 +131,7 @@ def train_parser(cfg: ParserConfig, images, labels, *, progress: bool = False):
     from tqdm import tqdm
 
     from lib.device import select_device
+    from lib.recognition.train import checked_step
     from lib.seeding import numpy_rng, seed_everything
 
     _check(images, labels)
@@ -160,12 +161,7 @@ def train_parser(cfg: ParserConfig, images, labels, *, progress: bool = False):
             for g in opt.param_groups:
                 g["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / total))
             loss = F.cross_entropy(model(x), y)
-            if not torch.isfinite(loss):
-                raise RuntimeError(f"parser training diverged at step {step} (loss {loss.item()}); lower lr "
-                                   f"(now {cfg.lr})")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            checked_step(opt, loss, f"parser training, step {step}", cfg.lr)
             loss_sum += loss.item()
             step += 1
             bar.update(1)

@@ -120,6 +120,7 @@ def finetune(backbone, images, labels, cfg: DeriveNetConfig = DeriveNetConfig(),
 
     from lib.device import select_device
     from lib.recognition.backbones import get_preprocess, preprocess
+    from lib.recognition.train import checked_step
     from lib.seeding import numpy_rng, seed_everything
 
     labels = np.asarray(labels, dtype=np.int64)
@@ -163,12 +164,7 @@ def finetune(backbone, images, labels, cfg: DeriveNetConfig = DeriveNetConfig(),
             rc = recent_loss(target, recon, centres.update_and_get(recon, y), cfg.lambda_recent)
             ce = F.cross_entropy(dmargin_logits(f @ w, y, cfg.dmargin), y)
             loss = rc + ce
-            if not torch.isfinite(loss):
-                raise RuntimeError(f"DeriveNet fine-tuning: loss is {loss.item()} at epoch {epoch} step {s}; "
-                                   f"lower lr (now {cfg.lr})")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            checked_step(opt, loss, f"DeriveNet fine-tuning, epoch {epoch} step {s}", cfg.lr)
             sums["loss"] += loss.item()
             sums["recent"] += rc.item()
             sums["ce"] += ce.item()

@@ -109,6 +109,7 @@ def finetune(backbone, images, labels, cfg: OctupletConfig = OctupletConfig(), *
 
     from lib.device import select_device
     from lib.recognition.backbones import get_preprocess, preprocess
+    from lib.recognition.train import checked_step
     from lib.seeding import numpy_rng, seed_everything
 
     seed_everything(cfg.seed)
@@ -137,12 +138,7 @@ def finetune(backbone, images, labels, cfg: OctupletConfig = OctupletConfig(), *
             x = preprocess(batch, spec, device=device)
             emb = dict(zip(ORDER, model(x).float().chunk(len(ORDER))))
             loss, terms = octuplet_loss(emb, cfg.margin)
-            if not torch.isfinite(loss):
-                raise RuntimeError(f"octuplet fine-tuning: loss is {loss.item()} at epoch {epoch} step {s}; "
-                                   f"lower lr (now {cfg.lr})")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            checked_step(opt, loss, f"octuplet fine-tuning, epoch {epoch} step {s}", cfg.lr)
             sums["loss"] += loss.item()
             for k, v in terms.items():
                 sums[k] += v.item()

@@ -48,6 +48,19 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
+def checked_step(opt, loss, what: str, lr: float) -> None:
+    """One plain optimiser step of the smaller training loops (parser, Octuplet, DeriveNet): raise
+    :class:`TrainingDiverged` naming ``what`` and the learning rate to lower if ``loss`` is not
+    finite, else zero_grad, backward, step."""
+    import torch
+
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(f"{what}: loss is {loss.item()}; lower lr (now {lr})")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Defaults-plus-changes: every field has the default-profile value.
