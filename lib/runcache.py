@@ -73,6 +73,15 @@ def cached_arrays(name: str, config: dict, compute: Callable[[], dict], **kw) ->
         return {k: z[k] for k in z.files}
 
 
+def memo_array(name: str, key: dict, compute: Callable[[], object], **kw):
+    """Cache one numpy array (embeddings, reconstructions) under a key of arrays, modules, tables and
+    values, digested by content as in :func:`memo`; stored as .npz (no pickle)."""
+    from lib.fingerprint import digest
+
+    (stored,) = cached_arrays(name, digest(key), lambda: {"x": compute()}, **kw).values()  # the one array
+    return stored
+
+
 def memo(name: str, key: dict, compute: Callable[[], object], **kw):
     """Cache any picklable result of ``compute()`` under a key of arrays, modules, tables and values.
 

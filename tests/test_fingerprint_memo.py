@@ -98,3 +98,18 @@ def test_faceset_cache_key_follows_arrays_and_meta(tmp_path):
     images2 = images.copy()
     images2[0, 0, 0, 0] ^= 1
     assert digest(fs) != digest(read_faceset(write_faceset(tmp_path / "d", images2, meta, card=card)))
+
+
+def test_memo_array_keys_on_content(isolated_dirs):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return np.arange(3.0)
+
+    a = runcache.memo_array("test/arr", {"x": np.ones(4), "version": 1}, compute)
+    b = runcache.memo_array("test/arr", {"x": np.ones(4), "version": 1}, compute)
+    np.testing.assert_array_equal(a, b)
+    assert len(calls) == 1
+    runcache.memo_array("test/arr", {"x": np.zeros(4), "version": 1}, compute)
+    assert len(calls) == 2

@@ -115,13 +115,11 @@ def embed_faces(embedder, images, points5, *, cache: bool = False) -> np.ndarray
     """
     if cache:
         from lib import runcache
-        from lib.fingerprint import digest
 
         images = [np.asarray(img) for img in images]
-        key = digest({"embedder": embedder, "images": images, "points5": np.asarray(points5),
-                      "version": 1})
-        return runcache.cached_arrays("embeddings_faces", key,
-                                      lambda: {"e": embed_faces(embedder, images, points5)})["e"]
+        return runcache.memo_array("embeddings_faces", {"embedder": embedder, "images": images,
+                                                        "points5": np.asarray(points5), "version": 1},
+                                   lambda: embed_faces(embedder, images, points5))
     return embedder(np.stack([embedder.align(img, p) for img, p in zip(images, points5)]))
 
 

@@ -67,11 +67,10 @@ def reconstruct(images_uint8, masks, model="telea", *, batch_size: int = 64, dev
     """
     if cache:
         from lib import runcache
-        from lib.fingerprint import digest
 
-        key = digest({"images": np.asarray(images_uint8), "masks": np.asarray(masks), "model": model, "version": 1})
-        return runcache.cached_arrays("inpaint/reconstructed", key, lambda: {"x": reconstruct(
-            images_uint8, masks, model, batch_size=batch_size, device=device)})["x"]
+        return runcache.memo_array("inpaint/reconstructed", {"images": np.asarray(images_uint8),
+                                                             "masks": np.asarray(masks), "model": model, "version": 1},
+                                   lambda: reconstruct(images_uint8, masks, model, batch_size=batch_size, device=device))
     import torch
 
     from lib.device import select_device

@@ -141,11 +141,11 @@ def embed(model_or_embedder, images, *, batch_size: int = 256, device=None, flip
     images = _check_images(images)
     if cache:
         from lib import runcache
-        from lib.fingerprint import digest
 
-        key = digest({"model": model_or_embedder, "images": images, "flip": flip, "version": 1})
-        out = runcache.cached_arrays("embeddings", key, lambda: {"e": embed(
-            model_or_embedder, images, batch_size=batch_size, device=device, flip=flip, workers=workers)})["e"]
+        out = runcache.memo_array("embeddings", {"model": model_or_embedder, "images": images, "flip": flip,
+                                                 "version": 1},
+                                  lambda: embed(model_or_embedder, images, batch_size=batch_size, device=device,
+                                                flip=flip, workers=workers))
         return _l2(out) if normalize else out
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
