@@ -54,6 +54,39 @@ def cached(name: str, config: dict, build: Callable[[Path], None], *, force: boo
     return target
 
 
+def cached_resumable(name: str, key: dict, train: Callable[[Path], object], files: tuple[str, ...],
+                     **kw) -> tuple[Path, object]:
+    """A training run cached under runs/<name>/<hash(key)>/ that resumes if it was stopped.
+
+    ``train(work)`` trains with its checkpoints in ``runs/<name>/<hash>.work/`` (it resumes from
+    what it finds there) and leaves ``files`` there, the first of them the final model; they are
+    copied into the cache and the work directory is removed. Returns (the cached directory,
+    ``train``'s result when it ran now, else None: the caller loads the model from the directory).
+    A run that stops before writing the final model caches nothing and keeps its checkpoints.
+    """
+    import shutil
+
+    target = artifact_dir(name, key)
+    work = target.with_name(target.name + ".work")
+    trained: dict = {}
+
+    def build(tmp: Path) -> None:
+        result = train(work)
+        if not (work / files[0]).is_file():
+            raise RuntimeError(f"training of {name} stopped before it wrote {files[0]}; nothing cached. Rerun to "
+                               f"resume from the checkpoint kept in {work}")
+        for f in files:
+            if (work / f).is_file():
+                shutil.copy2(work / f, tmp / f)
+        trained["result"] = result
+
+    out = cached(name, key, build, **kw)
+    if "result" in trained:
+        shutil.rmtree(work, ignore_errors=True)
+        return out, trained["result"]
+    return out, None
+
+
 def cached_json(name: str, config: dict, compute: Callable[[], dict], **kw) -> dict:
     """Cache a JSON-able result (metrics, small tables)."""
     out = cached(name, config, lambda d: atomic.write_json(d / "value.json", compute()), **kw)

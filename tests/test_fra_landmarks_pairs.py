@@ -299,3 +299,14 @@ def test_every_emotion_pose_identity_combination_is_paired():
     got = set(zip(pairs.posture_identity, pairs.input_identity, pairs.target_emotion, pairs.target_pose))
     ids, emos, poses = meta.identity.unique(), meta.emotion.unique(), meta.pose.unique()
     assert got == set(itertools.product(ids, ids, emos, poses))
+
+
+def test_worker_processes_give_the_serial_maps(astronaut_face, monkeypatch):
+    _, small = astronaut_face
+    flat = np.full((112, 112, 3), 128, np.uint8)
+    batch = np.stack([small, flat, small[:, ::-1], flat])
+    serial = lmaps.maps_from_images(batch)
+    monkeypatch.setattr(lmaps, "PARALLEL_MIN_IMAGES", 2)
+    parallel = lmaps.maps_from_images(batch, workers=2)
+    assert parallel[1].tolist() == serial[1].tolist() == [True, False, True, False]
+    assert np.array_equal(parallel[0], serial[0]) and parallel[2] == serial[2]

@@ -55,3 +55,28 @@ def test_log_says_built_then_loaded(isolated_dirs):
     events = runcache.log(start)
     assert [e["status"] for e in events] == ["built", "loaded"]
     assert events[0]["name"] == "logged/x" and events[0]["hash"] == events[1]["hash"]
+
+
+def test_cached_resumable_keeps_a_stopped_run_and_resumes_it(isolated_dirs):
+    seen = []
+
+    def train(stop: bool):
+        def run(work):
+            work.mkdir(parents=True, exist_ok=True)
+            seen.append((work / "last.pt").read_text() if (work / "last.pt").exists() else None)
+            (work / "last.pt").write_text("epoch 1")
+            if not stop:
+                (work / "model.pt").write_text("final")
+                (work / "history.csv").write_text("epoch\n1\n")
+            return "trained"
+        return run
+
+    with pytest.raises(RuntimeError, match="resume from the checkpoint kept in .*\\.work"):
+        runcache.cached_resumable("fr/r", {"a": 1}, train(stop=True), ("model.pt", "history.csv"))
+    assert not runcache.artifact_dir("fr/r", {"a": 1}).exists()  # nothing half-cached
+    out, result = runcache.cached_resumable("fr/r", {"a": 1}, train(stop=False), ("model.pt", "history.csv"))
+    assert seen == [None, "epoch 1"]  # the second call found the first one's checkpoint
+    assert result == "trained" and (out / "model.pt").read_text() == "final" and (out / "history.csv").is_file()
+    assert not out.with_name(out.name + ".work").exists()
+    again, result = runcache.cached_resumable("fr/r", {"a": 1}, train(stop=False), ("model.pt",))
+    assert again == out and result is None and len(seen) == 2  # loaded, not retrained

@@ -1,7 +1,7 @@
 """The methods of the cross-method benchmark, each assembled from models an earlier notebook trained.
 
 Every recogniser is the same architecture with the same training budget: the default
-TrainConfig (iresnet_tiny, 64 px, 128-D, 2 epochs) with an ArcFace head on the engine's training
+TrainConfig (iresnet_tiny, 64 px, 128-D, 1 epoch) with an ArcFace head on the engine's training
 identities, through lib.recognition.split_models (run cache ``fr/...``). Methods differ only in
 what the paper changes:
 

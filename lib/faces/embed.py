@@ -77,33 +77,62 @@ DLIB_MEAN_NORM = 1.384  # measured mean norm of raw dlib descriptors (see module
 
 
 class DlibEmbedder:
+    """dlib's ResNet v1 on dlib's own 150 x 150 chips.
+
+    Args:
+        backend: ``"torch"`` (default) runs dlib's network in PyTorch (lib.faces.dlib_resnet:
+            the same weights, descriptors equal to dlib's within 4e-7, batched on every core:
+            163 vs 11 images/s on 128 LFW chips, ``python -m lib.faces.dlib_resnet``);
+            ``"dlib"`` calls dlib's own CPU network, one image at a time on one core.
+    """
+
     name, dim, input_size = "dlib", 128, 112 + 2 * DLIB_MARGIN
-    single_threaded = True  # dlib's CPU build runs the network on one thread: embed() may use processes
     native_threshold = 1 - (0.6 / DLIB_MEAN_NORM) ** 2 / 2
 
-    def __init__(self):
+    def __init__(self, backend: str = "torch"):
+        if backend not in ("torch", "dlib"):
+            raise ValueError(f"unknown dlib backend {backend!r}; choose 'torch' or 'dlib'")
         dlib = require("dlib")
         from lib.faces.landmarks import Dlib5
 
+        self.backend = backend
+        self.init_kwargs = {"backend": backend}  # what embed()'s worker processes rebuild it with
+        # dlib's own CPU build runs the network on one thread: embed() may then use processes
+        self.single_threaded = backend == "dlib"
         self._sp5 = Dlib5()
-        self._net = dlib.face_recognition_model_v1(str(asset_path("dlib_resnet")))
+        if backend == "dlib":
+            self._net = dlib.face_recognition_model_v1(str(asset_path("dlib_resnet")))
+        else:
+            from lib.faces.dlib_resnet import load_dlib_resnet
+
+            self._net = load_dlib_resnet(asset_path("dlib_resnet"))
         self._dlib = dlib
 
-    def __call__(self, aligned: np.ndarray) -> np.ndarray:
-        feats = []
+    def chips(self, aligned: np.ndarray) -> np.ndarray:
+        """(N, 150, 150, 3) dlib chips (5-point shape on the HOG box, padding 0.25) of aligned inputs."""
         x, y, w, h = HOG_BOX_ALIGNED
+        out = []
         for img in _batch(aligned, self.input_size):
             img = np.ascontiguousarray(img)
             shape = self._sp5.shape(img, (x + DLIB_MARGIN, y + DLIB_MARGIN, w, h))
-            chip = self._dlib.get_face_chip(img, shape, size=150, padding=0.25)
-            feats.append(np.array(self._net.compute_face_descriptor(chip), dtype=np.float32))
-        return l2_normalise(np.stack(feats))
+            out.append(self._dlib.get_face_chip(img, shape, size=150, padding=0.25))
+        return np.stack(out)
+
+    def __call__(self, aligned: np.ndarray) -> np.ndarray:
+        chips = self.chips(aligned)
+        if self.backend == "torch":
+            from lib.faces.dlib_resnet import describe
+
+            return l2_normalise(describe(self._net, chips))
+        return l2_normalise(np.stack([np.array(self._net.compute_face_descriptor(c), dtype=np.float32)
+                                      for c in chips]))
 
     def align(self, image: np.ndarray, points5: np.ndarray) -> np.ndarray:
         return align_face(image, points5, 112, margin=DLIB_MARGIN)
 
     def cache_key(self) -> dict:
         """What the run cache keys this embedder's outputs on (lib.fingerprint)."""
+        # both backends give the same descriptors to float32 rounding: one cache entry serves both
         return {"embedder": self.name, "model": asset_path("dlib_resnet").name, "box": HOG_BOX_ALIGNED}
 
 

@@ -159,26 +159,11 @@ def _landmarker(detector: str):
     return _DlibExact() if detector == "dlib_hog" else _DetectorThenDlib68(detector)
 
 
-def maps_from_images(images_uint8: np.ndarray, *, detector: str = "dlib_hog", bgr: bool = True,
-                     progress: bool = False) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Landmark maps from images with dlib, as the FRA code: resize to 112, pad 10, detect, 68 points.
-
-    Args:
-        images_uint8: (N, H, W, 3) uint8 RGB.
-        detector: "dlib_hog" (exactly mlxtend's call: the code's choice) or another name of
-            lib.faces.detect.create_detector (e.g. "yunet"), whose best box feeds dlib's predictor.
-        bgr: feed dlib the channel-reversed image, as the code did (cv2.imread gives BGR and it
-            went to dlib unconverted); False feeds RGB. Other detectors always get RGB.
-        progress: show a tqdm bar.
-    Returns maps (N, 112, 112) bool (all False where not found), found (N,) bool and one reason per
-    image ("" where found). A failure on one image never raises.
-    """
+def _find_points(images: np.ndarray, detector: str, bgr: bool, progress: bool = False):
+    """(points (N, 68, 2) with NaN where not found, reasons) of each image, in this process."""
     import cv2
     from tqdm import tqdm
 
-    images = np.asarray(images_uint8)
-    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-        raise ValueError(f"images must be uint8 (N, H, W, 3), got {images.dtype} {images.shape}")
     landmarker = _landmarker(detector)
     n = len(images)
     points = np.full((n, 68, 2), np.nan)
@@ -197,6 +182,49 @@ def maps_from_images(images_uint8: np.ndarray, *, detector: str = "dlib_hog", bg
             reasons[i] = "all landmarks zero"  # the code's np.all(landmarks == 0) check
         else:
             points[i] = lm
+    return points, reasons
+
+
+def _find_points_job(args):
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core
+    return _find_points(*args)
+
+
+PARALLEL_MIN_IMAGES = 256  # below this, starting worker processes costs more than it saves
+
+
+def maps_from_images(images_uint8: np.ndarray, *, detector: str = "dlib_hog", bgr: bool = True,
+                     progress: bool = False, workers: int = 1) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Landmark maps from images with dlib, as the FRA code: resize to 112, pad 10, detect, 68 points.
+
+    Args:
+        images_uint8: (N, H, W, 3) uint8 RGB.
+        detector: "dlib_hog" (exactly mlxtend's call: the code's choice) or another name of
+            lib.faces.detect.create_detector (e.g. "yunet"), whose best box feeds dlib's predictor.
+        bgr: feed dlib the channel-reversed image, as the code did (cv2.imread gives BGR and it
+            went to dlib unconverted); False feeds RGB. Other detectors always get RGB.
+        progress: show a tqdm bar.
+        workers: processes (dlib's HOG detector and predictor run on one core) when there are at
+            least PARALLEL_MIN_IMAGES images; the result equals the serial one. Spawned: a calling
+            script needs the ``if __name__ == "__main__":`` guard.
+    Returns maps (N, 112, 112) bool (all False where not found), found (N,) bool and one reason per
+    image ("" where found). A failure on one image never raises.
+    """
+    images = np.asarray(images_uint8)
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        raise ValueError(f"images must be uint8 (N, H, W, 3), got {images.dtype} {images.shape}")
+    if workers > 1 and len(images) >= PARALLEL_MIN_IMAGES:
+        import multiprocessing as mp
+
+        chunks = [c for c in np.array_split(np.arange(len(images)), workers * 4) if len(c)]
+        with mp.get_context("spawn").Pool(workers) as pool:
+            parts = pool.map(_find_points_job, [(np.ascontiguousarray(images[c]), detector, bgr) for c in chunks])
+        points = np.concatenate([p for p, _ in parts])
+        reasons = [r for _, rs in parts for r in rs]
+    else:
+        points, reasons = _find_points(images, detector, bgr, progress)
     maps, ok = _maps(points)
     for i in np.flatnonzero(~ok):
         if not reasons[i]:

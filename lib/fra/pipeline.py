@@ -5,13 +5,14 @@ the held-out generation requests with their posture maps.
     maps, found = pipeline.landmark_maps_cached(fs, "dlib")
     pairs, notes = pipeline.protocol_pairs(fs.meta, found, num_pairs=1000, seed=0)
     model = pipeline.fra_model(fs, "arcface", "heldout", maps=maps, embeddings=emb, pairs=pairs["heldout"],
-                               landmark_source="dlib", num_pairs=1000, fra={"epochs": 3, "batch_size": 256}).model
+                               landmark_source="dlib", num_pairs=1000, fra={"epochs": 1, "batch_size": 64}).model
     requests, posture = pipeline.heldout_generation(fs.meta, found, gallery_poses=["S"], seed=0)
     generated = lib.fra.train.generate(model, maps, emb, posture, requests["source"].to_numpy())
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -43,7 +44,7 @@ def landmark_maps_cached(fs, landmark_source: str = "dlib") -> tuple[np.ndarray,
         if landmark_source == "engine":
             maps = landmark_maps.maps_from_points(fs.array("landmarks68"), fs.images.shape[1:3])
             return {"maps": maps, "found": maps.reshape(len(maps), -1).any(1)}
-        maps, found, _ = landmark_maps.maps_from_images(np.asarray(fs.images))
+        maps, found, _ = landmark_maps.maps_from_images(np.asarray(fs.images), workers=os.cpu_count() or 1)
         return {"maps": maps, "found": found}
 
     out = runcache.cached_arrays("fra/maps", {"images": _images_sha(fs), "source": landmark_source}, compute)

@@ -382,7 +382,6 @@ def train_fra_cached(name: str, cfg: FRAConfig, maps, embeddings, pairs: pd.Data
         extra_key: anything else that changes the result (e.g. how ``negatives`` redraws).
     A stopped run keeps its checkpoints in runs/<name>/<hash>.work/ and resumes from them.
     """
-    import shutil
 
     emb = _check_embeddings(embeddings)
     pair_np = _check_pairs(pairs, len(_check_maps(maps)), len(emb))
@@ -390,23 +389,10 @@ def train_fra_cached(name: str, cfg: FRAConfig, maps, embeddings, pairs: pd.Data
     key = {"train": cfg.key(), "data": data_key, "pairs_sha256": _sha256(pair_np), "embeddings_shape": list(emb.shape),
            "val_pairs_sha256": None if val is None else _sha256(val[list(PAIR_COLUMNS)].to_numpy(np.int64)),
            "extra": dict(extra_key or {})}
-    target = runcache.artifact_dir(name, key)
-    work = target.with_name(target.name + ".work")
-    trained: dict = {}
-
-    def build(tmp: Path) -> None:
-        result = train_fra(maps, embeddings, pairs, cfg, work_dir=work, **kwargs)
-        if not (work / FINAL).is_file():
-            raise RuntimeError(f"FRA training stopped before epoch {cfg.epochs}; nothing cached (checkpoint kept "
-                               f"in {work})")
-        for f in (FINAL, HISTORY):
-            shutil.copy2(work / f, tmp / f)
-        trained["result"] = result
-
-    out = runcache.cached(name, key, build)
-    if "result" in trained:
-        shutil.rmtree(work, ignore_errors=True)
-        return replace(trained["result"], work_dir=out)
+    out, result = runcache.cached_resumable(
+        name, key, lambda work: train_fra(maps, embeddings, pairs, cfg, work_dir=work, **kwargs), (FINAL, HISTORY))
+    if result is not None:
+        return replace(result, work_dir=out)
     history = pd.read_csv(out / HISTORY) if (out / HISTORY).is_file() else pd.DataFrame()
     return FRAResult(load_fra(out / FINAL, cfg), history, out, None)
 

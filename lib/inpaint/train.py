@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
@@ -321,22 +320,9 @@ def train_cached(cfg: InpaintConfig, images, *, data_key: Mapping, name: str | N
     later calls load the generator. A stopped run keeps its checkpoints in ``<hash>.work/`` and resumes."""
     key = {"train": cfg.key(), "data": dict(data_key), "model_version": MODEL_VERSION}
     name = name or f"inpaint/{cfg.variant}"
-    target = runcache.artifact_dir(name, key)
-    work = target.with_name(target.name + ".work")
-    trained: dict = {}
-
-    def build_artifact(tmp: Path) -> None:
-        result = train(cfg, images, work_dir=work, progress=progress, **kwargs)
-        if not (work / FINAL).is_file():
-            raise RuntimeError(f"training of {name} stopped before its last epoch; rerun to resume from {work}")
-        for f in (FINAL, HISTORY):
-            shutil.copy2(work / f, tmp / f)
-        trained["result"] = result
-
-    out = runcache.cached(name, key, build_artifact)
-    if "result" in trained:
-        shutil.rmtree(work, ignore_errors=True)
-        r = trained["result"]
+    out, r = runcache.cached_resumable(name, key, lambda work: train(cfg, images, work_dir=work, progress=progress,
+                                                                     **kwargs), (FINAL, HISTORY))
+    if r is not None:
         return InpaintResult(r.generator, r.discriminator, r.history, out, r.resumed_from)
     history = pd.read_csv(out / HISTORY) if (out / HISTORY).is_file() else pd.DataFrame()
     return InpaintResult(load_generator(out / FINAL, cfg), None, history, out, None)

@@ -86,7 +86,7 @@ _WORKER_EMBEDDER = None
 PARALLEL_MIN_IMAGES = 256  # below this, starting worker processes costs more than it saves
 
 
-def _init_worker(name: str) -> None:
+def _init_worker(name: str, kwargs: dict) -> None:
     global _WORKER_EMBEDDER
     import cv2
 
@@ -94,7 +94,7 @@ def _init_worker(name: str) -> None:
 
     cv2.setNumThreads(1)  # one process per core: no thread oversubscription inside OpenCV's DNN
 
-    _WORKER_EMBEDDER = create_embedder(name)
+    _WORKER_EMBEDDER = create_embedder(name, **kwargs)
 
 
 def _worker_chunk(args) -> np.ndarray:
@@ -110,7 +110,7 @@ def _embed_pretrained_parallel(embedder, images: np.ndarray, batch_size: int, fl
 
     chunks = np.array_split(np.arange(len(images)), workers * 4)
     jobs = [(np.ascontiguousarray(images[c]), batch_size, flip) for c in chunks if len(c)]
-    with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(embedder.name,)) as pool:
+    with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(embedder.name, getattr(embedder, "init_kwargs", {}))) as pool:
         return np.concatenate(pool.map(_worker_chunk, jobs))
 
 
