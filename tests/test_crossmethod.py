@@ -117,3 +117,78 @@ def test_evaluate_method_gallery_extra_and_probe_transform_and_ranking():
     assert "cross.baseline.clean.0" in keys and "cross.aug.occlusion.band" in keys
     rank = P.ranking(table.fillna(0.0))
     assert list(rank["rank"]) == [1, 2] and "gain vs baseline" in rank.columns
+
+
+def _condition_scores(rng, n_persons, probes_per, separation):
+    """Cosine-like scores of probes against persons: genuine ones raised by ``separation``."""
+    persons = np.arange(n_persons)
+    probe_persons = np.repeat(persons, probes_per)
+    same = probe_persons[:, None] == persons[None, :]
+    return {"scores": (rng.normal(0, 0.1, same.shape) + separation * same).astype(np.float32), "same": same}
+
+
+def test_bootstrap_ranking_is_paired_over_persons():
+    rng = np.random.default_rng(0)
+    scores = {}
+    for method, sep in (("baseline", 0.25), ("better", 0.45)):
+        for axis, level in (("clean", "0"), ("pose", "30"), ("occlusion", "band")):
+            scores[method, axis, level] = _condition_scores(rng, 40, 3, sep)
+    ci = P.bootstrap_ranking(scores, metric="tar@far=1e-2", n_boot=60, seed=0)
+    # the point estimate is the table's: the mean TAR over the difficulty conditions on all persons
+    from lib.evaluation.verification import tar_at_far
+
+    for m in ("baseline", "better"):
+        direct = np.mean([tar_at_far(v["scores"].ravel(), v["same"].ravel(), (1e-2,))[1e-2]["tar"]
+                          for k, v in scores.items() if k[0] == m and k[1] != "clean"])
+        assert ci.loc[m, "mean"] == pytest.approx(direct)
+        assert ci.loc[m, "mean_low"] <= ci.loc[m, "mean"] <= ci.loc[m, "mean_high"]
+        assert ci.loc[m, "mean_high"] - ci.loc[m, "mean_low"] > 0.01  # 40 persons: a real spread
+    assert ci.loc["baseline", ["gain", "gain_low", "gain_high"]].tolist() == [0.0, 0.0, 0.0]  # paired
+    assert ci.loc["better", "gain_low"] > 0 and ci.loc["better", "p_gain_above_0"] == 1.0
+    again = P.bootstrap_ranking(scores, metric="tar@far=1e-2", n_boot=60, seed=0)
+    pd.testing.assert_frame_equal(ci, again)  # seeded
+
+
+def test_bootstrap_ranking_cache(isolated_dirs):
+    from lib import runcache
+
+    rng = np.random.default_rng(1)
+    scores = {(m, "pose", "30"): _condition_scores(rng, 20, 2, sep) for m, sep in (("baseline", 0.2), ("x", 0.4))}
+    start = len(runcache.log())
+    first = P.bootstrap_ranking(scores, metric="tar@far=1e-1", n_boot=20, cache=True)
+    second = P.bootstrap_ranking(scores, metric="tar@far=1e-1", n_boot=20, cache=True)
+    pd.testing.assert_frame_equal(first, second)
+    pd.testing.assert_frame_equal(first, P.bootstrap_ranking(scores, metric="tar@far=1e-1", n_boot=20))
+    assert [e["status"] for e in runcache.log()[start:]] == ["built", "loaded"]
+    scores["x", "pose", "30"]["scores"][0, 0] += 1.0  # other scores: computed anew
+    P.bootstrap_ranking(scores, metric="tar@far=1e-1", n_boot=20, cache=True)
+    assert runcache.log()[-1]["status"] == "built"
+
+
+def test_bootstrap_ranking_rejects_bad_input():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="expected 'tar@far=<far>'"):
+        P.bootstrap_ranking({("b", "pose", "30"): _condition_scores(rng, 5, 2, 0.3)}, metric="eer")
+    with pytest.raises(ValueError, match="no difficulty conditions"):
+        P.bootstrap_ranking({("b", "clean", "0"): _condition_scores(rng, 5, 2, 0.3)})
+    mixed = {("b", "pose", "30"): _condition_scores(rng, 5, 2, 0.3), ("b", "pose", "60"): _condition_scores(rng, 6, 2, 0.3)}
+    with pytest.raises(ValueError, match="different gallery sizes"):
+        P.bootstrap_ranking(mixed)
+
+
+def test_evaluate_method_keeps_scores_for_the_bootstrap():
+    fs = _FS(n_persons=6)
+    bench = B.build_benchmark(fs, B.BenchmarkConfig(n_train=2, n_test=6, emotions=EMOTIONS, occlusions=("band",),
+                                                    resolutions=(14,)), seed=0)
+    mean_colour = lambda x: x.reshape(len(x), -1, 3).mean(1).astype(np.float64)  # noqa: E731
+    kept = {}
+    table = P.evaluate_method("plain", bench, mean_colour, scores=kept)
+    assert sorted(kept) == sorted(("plain", c.axis, c.level) for c in bench.conditions)
+    from lib.evaluation.verification import tar_at_far
+
+    for row in table.itertuples():  # the kept scores are the ones the table's TAR came from
+        v = kept["plain", row.axis, row.level]
+        tar = tar_at_far(v["scores"].ravel(), v["same"].ravel(), (1e-2,))[1e-2]["tar"]
+        assert tar == pytest.approx(table.loc[row.Index, "tar@far=1e-2"], nan_ok=True)
+    ci = P.bootstrap_ranking(kept, metric="tar@far=1e-1", n_boot=10, baseline="plain")
+    assert 0 <= ci.loc["plain", "mean_low"] <= ci.loc["plain", "mean"] <= ci.loc["plain", "mean_high"] <= 1

@@ -1,4 +1,4 @@
-"""Figures of 05_cross_method: methods x conditions heatmap, per-axis curves, ranking table."""
+"""Figures of 05_cross_method: methods x conditions heatmap, per-axis curves, ranking table, gain intervals."""
 
 from __future__ import annotations
 
@@ -79,8 +79,8 @@ def ranking_table(rank: pd.DataFrame, digits: int = 3, size=None):
     shown = rank.copy()
     for c in shown.columns:
         if c != "rank":
-            shown[c] = shown[c].map(lambda v: "n/a" if pd.isna(v) else f"{v:+.{digits}f}" if c.startswith("gain")
-                                    else f"{v:.{digits}f}")
+            shown[c] = shown[c].map(lambda v: v if isinstance(v, str) else "n/a" if pd.isna(v)
+                                    else f"{v:+.{digits}f}" if c.startswith("gain") else f"{v:.{digits}f}")
     w = size or (1.2 + 0.95 * len(shown.columns), 0.45 + 0.24 * len(shown))
     fig, ax = plt.subplots(figsize=w)
     ax.axis("off")
@@ -89,5 +89,22 @@ def ranking_table(rank: pd.DataFrame, digits: int = 3, size=None):
     t.auto_set_font_size(False)
     t.set_fontsize(7)
     t.scale(1, 1.2)
+    fig.tight_layout()
+    return fig
+
+
+def gain_intervals(ci: pd.DataFrame, metric: str = "tar@far=1e-3", baseline: str = "baseline", size=None):
+    """Each method's gain over ``baseline`` (mean ``metric`` over the difficulty conditions) with its
+    bootstrap interval over persons (lib.crossmethod.protocol.bootstrap_ranking), best first."""
+    plt = _plt()
+    shown = ci.drop(index=baseline, errors="ignore").sort_values("gain")
+    y = np.arange(len(shown))
+    fig, ax = plt.subplots(figsize=size or (5.2, 0.6 + 0.32 * len(shown)))
+    err = np.vstack([shown["gain"] - shown["gain_low"], shown["gain_high"] - shown["gain"]])
+    ax.errorbar(shown["gain"], y, xerr=err, fmt="o", color="C0", ecolor="0.4", capsize=3, ms=4)
+    ax.axvline(0, color="0.2", lw=0.8, ls="--")
+    ax.set_yticks(y, list(shown.index), fontsize=8)
+    ax.set_xlabel(f"gain over {baseline} in mean {metric} (95 % interval, persons resampled)", fontsize=8)
+    ax.tick_params(axis="x", labelsize=8)
     fig.tight_layout()
     return fig

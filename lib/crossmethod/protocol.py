@@ -6,6 +6,11 @@ method augments the gallery); the comparison with its own person is a genuine pa
 other an impostor pair. Verification: TAR at FAR = 1e-2 and 1e-3 (threshold from the impostor
 scores of that condition, lib.evaluation.verification.tar_at_far), EER. Identification:
 closed-set rank-1 over the same scores.
+
+Uncertainty: ``bootstrap_ranking`` resamples the benchmark's PERSONS with replacement (the unit
+that was sampled; probes of one person are not independent) and recomputes every condition's TAR
+from the kept scores, the same draw for every method, so a method's gain over the baseline gets a
+paired 95 % interval.
 """
 
 from __future__ import annotations
@@ -16,9 +21,13 @@ import pandas as pd
 FARS = (1e-2, 1e-3)
 
 
-def evaluate_condition(gallery_emb, gallery_persons, probe_emb, probe_persons, fars=FARS) -> dict:
+def evaluate_condition(gallery_emb, gallery_persons, probe_emb, probe_persons, fars=FARS,
+                       keep_scores: dict | None = None) -> dict:
     """Metrics of one probe set: ``tar@far=1e-2``, ``tar@far=1e-3`` (NaN when the condition has
-    fewer than 1/FAR impostor comparisons), ``eer``, ``rank1``, and the pair counts."""
+    fewer than 1/FAR impostor comparisons), ``eer``, ``rank1``, and the pair counts.
+
+    ``keep_scores``: a dict that receives ``scores`` (probes x gallery persons) and ``same``
+    (the genuine mask) for :func:`bootstrap_ranking`."""
     from lib.evaluation import verification as ver
     from lib.evaluation.identification import identity_scores
 
@@ -28,6 +37,8 @@ def evaluate_condition(gallery_emb, gallery_persons, probe_emb, probe_persons, f
     if unknown.size:
         raise ValueError(f"probes of persons {unknown[:5].tolist()} have no gallery template (closed set)")
     same = probe_persons[:, None] == persons[None, :]
+    if keep_scores is not None:
+        keep_scores.update(scores=np.asarray(scores, np.float32), same=same)
     s, y = scores.ravel(), same.ravel()
     out = {"n_probes": int(len(probe_persons)), "n_genuine": int(y.sum()), "n_impostor": int((~y).sum())}
     for far, r in ver.tar_at_far(s, y, fars).items():
@@ -37,7 +48,8 @@ def evaluate_condition(gallery_emb, gallery_persons, probe_emb, probe_persons, f
     return out
 
 
-def evaluate_method(name: str, bench, embed_fn, *, gallery_extra=None, probe_transform=None) -> pd.DataFrame:
+def evaluate_method(name: str, bench, embed_fn, *, gallery_extra=None, probe_transform=None,
+                    scores: dict | None = None) -> pd.DataFrame:
     """Every condition of ``bench`` for one method; one row per condition.
 
     Args:
@@ -46,6 +58,8 @@ def evaluate_method(name: str, bench, embed_fn, *, gallery_extra=None, probe_tra
             to the gallery templates (FRA's generated poses).
         probe_transform: optional ``fn(condition) -> images``: what the method does to a probe
             before matching (inpainting); it sees the probe only (blind), never the clean image.
+        scores: a dict that receives ``{(name, axis, level): {"scores", "same"}}`` per condition,
+            for :func:`bootstrap_ranking`.
     """
     g = embed_fn(bench.gallery_images)
     g_persons = np.asarray(bench.gallery_persons)
@@ -55,7 +69,8 @@ def evaluate_method(name: str, bench, embed_fn, *, gallery_extra=None, probe_tra
     rows = []
     for c in bench.conditions:
         images = c.images if probe_transform is None else probe_transform(c)
-        r = evaluate_condition(g, g_persons, embed_fn(images), c.persons)
+        kept = None if scores is None else scores.setdefault((name, c.axis, c.level), {})
+        r = evaluate_condition(g, g_persons, embed_fn(images), c.persons, keep_scores=kept)
         rows.append({"method": name, "axis": c.axis, "level": c.level, **r})
     return pd.DataFrame(rows)
 
@@ -78,4 +93,96 @@ def ranking(table: pd.DataFrame, metric: str = "tar@far=1e-3", baseline: str = "
         out["gain vs baseline"] = out["mean (difficulty axes)"] - out.loc[baseline, "mean (difficulty axes)"]
     out = out.sort_values("mean (difficulty axes)", ascending=False)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out
+
+
+def _resampled_tar(scores: np.ndarray, person_rows: list, draw: np.ndarray, far: float) -> float:
+    """TAR at ``far`` when the gallery persons (columns) are ``draw`` (indices, with repeats).
+
+    Each drawn copy brings its person's probes (``person_rows[j]``: the probe rows of person j); a
+    probe's comparison with its own copy is genuine, with a copy of another person an impostor, with
+    another copy of its own person dropped. The threshold rule is tar_at_far's, computed with a
+    partial sort (the bootstrap calls this 16 x 9 x n_boot times).
+    """
+    from lib.evaluation.verification import _far_count
+
+    rows = np.concatenate([person_rows[j] for j in draw])
+    copy = np.repeat(np.arange(draw.size), [person_rows[j].size for j in draw])
+    sub = scores[np.ix_(rows, draw)]
+    genuine = copy[:, None] == np.arange(draw.size)[None, :]
+    impostor = ~genuine & (draw[copy][:, None] != draw[None, :])
+    neg, pos = sub[impostor], sub[genuine]
+    k = _far_count(far, neg.size)
+    if k == 0 or pos.size == 0:
+        return np.nan
+    if k >= neg.size:
+        return 1.0
+    t = np.partition(neg, neg.size - 1 - k)[neg.size - 1 - k]  # the (k+1)-th highest impostor score
+    return float(np.mean(pos > t))
+
+
+def bootstrap_ranking(scores: dict, *, metric: str = "tar@far=1e-3", baseline: str = "baseline", n_boot: int = 200,
+                      seed: int = 0, level: float = 0.95, cache: bool = False) -> pd.DataFrame:
+    """Bootstrap intervals, over persons, of each method's mean ``metric`` over the difficulty
+    conditions (clean excluded) and of its gain over ``baseline``.
+
+    Args:
+        scores: ``{(method, axis, level): {"scores", "same"}}`` from ``evaluate_method(...,
+            scores=)``; every condition shares the gallery persons (the columns).
+        metric: ``tar@far=<far>``.
+        n_boot: resamples; each draws the gallery persons with replacement, the same draw for
+            every method and condition (paired), and conditions that cannot resolve the FAR in a
+            draw (too few impostors) are left out of that draw's mean.
+    Returns: per method ``mean`` (on all persons), ``mean_low``/``mean_high`` (percentile interval),
+    and where ``baseline`` is present ``gain``, ``gain_low``, ``gain_high`` and ``p_gain_above_0``
+    (the share of draws in which the method beats the baseline). ``cache=True`` keeps the result in
+    the run cache (runs/crossmethod/bootstrap), keyed by the scores' content and the arguments.
+    """
+    if cache:
+        from lib import runcache
+
+        key = {"scores": [[list(k), v["scores"], v["same"]] for k, v in scores.items()], "metric": metric,
+               "baseline": baseline, "n_boot": n_boot, "seed": seed, "level": level, "version": 1}
+        return runcache.memo("crossmethod/bootstrap", key,
+                             lambda: bootstrap_ranking(scores, metric=metric, baseline=baseline, n_boot=n_boot,
+                                                       seed=seed, level=level))
+    if not metric.startswith("tar@far="):
+        raise ValueError(f"metric {metric!r}: the bootstrap recomputes TAR, expected 'tar@far=<far>'")
+    far = float(metric.split("=", 1)[1])
+    hard = {k: v for k, v in scores.items() if k[1] != "clean"}
+    if not hard:
+        raise ValueError("no difficulty conditions in scores: pass the dict filled by evaluate_method(..., scores=)")
+    methods = list(dict.fromkeys(k[0] for k in hard))
+    n_persons = {v["same"].shape[1] for v in hard.values()}
+    if len(n_persons) != 1:
+        raise ValueError(f"conditions have different gallery sizes {sorted(n_persons)}; the bootstrap draws one "
+                         "set of persons for all")
+    n = n_persons.pop()
+    rng = np.random.default_rng(seed)
+    draws = [np.arange(n)] + [rng.integers(0, n, n) for _ in range(n_boot)]
+    rows = {k: [np.flatnonzero(v["same"][:, j]) for j in range(n)] for k, v in hard.items()}
+    means = np.full((len(draws), len(methods)), np.nan)
+    for b, draw in enumerate(draws):
+        for i, m in enumerate(methods):
+            vals = [_resampled_tar(v["scores"], rows[k], draw, far) for k, v in hard.items() if k[0] == m]
+            means[b, i] = np.nanmean(vals) if np.isfinite(vals).any() else np.nan
+    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
+    out = pd.DataFrame({"mean": means[0]}, index=pd.Index(methods, name="method"))
+    out[["mean_low", "mean_high"]] = np.nanpercentile(means[1:], q, axis=0).T
+    if baseline in methods:
+        gains = means - means[:, [methods.index(baseline)]]
+        out["gain"] = gains[0]
+        out[["gain_low", "gain_high"]] = np.nanpercentile(gains[1:], q, axis=0).T
+        out["p_gain_above_0"] = np.mean(gains[1:] > 0, axis=0)
+    return out
+
+
+def with_intervals(rank: pd.DataFrame, ci: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """``rank`` (from :func:`ranking`) with the bootstrap intervals of :func:`bootstrap_ranking` as
+    text columns ``95% CI`` (of the mean over the difficulty conditions) and ``gain 95% CI``."""
+    out = rank.copy()
+    ci = ci.reindex(out.index)
+    out["95% CI"] = [f"[{a:.{digits}f}, {b:.{digits}f}]" for a, b in zip(ci["mean_low"], ci["mean_high"])]
+    if "gain_low" in ci:
+        out["gain 95% CI"] = [f"[{a:+.{digits}f}, {b:+.{digits}f}]" for a, b in zip(ci["gain_low"], ci["gain_high"])]
     return out
