@@ -38,7 +38,7 @@ def heatmap(table: pd.DataFrame, metric: str = "tar@far=1e-3", methods=None, tit
     ax.tick_params(axis="x", labelsize=7, rotation=90)
     ax.tick_params(axis="y", labelsize=7)
     if title:
-        ax.set_title(title, pad=14)
+        ax.set_title(title, pad=24)  # above the axis names written at the top of the column groups
     fig.tight_layout()
     return fig
 
@@ -84,11 +84,16 @@ def ranking_table(rank: pd.DataFrame, digits: int = 3, size=None):
     w = size or (1.2 + 0.95 * len(shown.columns), 0.45 + 0.24 * len(shown))
     fig, ax = plt.subplots(figsize=w)
     ax.axis("off")
-    t = ax.table(cellText=shown.to_numpy(), rowLabels=list(shown.index), colLabels=list(shown.columns),
+    labels = [str(c).replace(" (", "\n(") for c in shown.columns]  # long headers on two lines
+    t = ax.table(cellText=shown.to_numpy(), rowLabels=list(shown.index), colLabels=labels,
                  loc="center", cellLoc="center")
     t.auto_set_font_size(False)
     t.set_fontsize(7)
     t.scale(1, 1.2)
+    if any("\n" in c for c in labels):
+        for (row, _), cell in t.get_celld().items():
+            if row == 0:
+                cell.set_height(cell.get_height() * 1.8)
     fig.tight_layout()
     return fig
 
