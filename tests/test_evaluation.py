@@ -497,3 +497,23 @@ def test_benchmark_smoke():
     r = benchmark_protocols(n_pairs=200, n_embeddings=100, dim=8, n_classes=4)
     assert r["lfw_protocol_s"] > 0 and r["svm_evaluate_s"] > 0
     assert r["n_train"] == 80 and r["n_test"] == 20 and 0 <= r["svm_accuracy"] <= 1
+
+
+def test_threshold_at_far_is_the_sorted_rule():
+    from lib.evaluation.verification import _far_count, threshold_at_far
+
+    rng = np.random.default_rng(3)
+    for n in (10, 999, 1000, 4321):
+        neg = np.round(rng.normal(size=n), 2)  # rounded: ties
+        desc = np.sort(neg)[::-1]
+        for far in (1e-1, 1e-2, 1e-3):
+            k = _far_count(far, n)
+            want = np.nan if k == 0 else desc[k]
+            got = threshold_at_far(neg, far)
+            assert (np.isnan(got) and np.isnan(want)) or got == want
+            if k:
+                assert np.mean(neg > got) <= far
+    assert threshold_at_far(np.array([0.5, 0.2]), 1.0, floor=-0.3) < -0.3  # FAR 1 accepts every pair
+    assert np.isnan(threshold_at_far(np.zeros(0), 0.1))
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        threshold_at_far(np.zeros(5), 0.0)

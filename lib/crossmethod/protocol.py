@@ -101,10 +101,9 @@ def _resampled_tar(scores: np.ndarray, person_rows: list, draw: np.ndarray, far:
 
     Each drawn copy brings its person's probes (``person_rows[j]``: the probe rows of person j); a
     probe's comparison with its own copy is genuine, with a copy of another person an impostor, with
-    another copy of its own person dropped. The threshold rule is tar_at_far's, computed with a
-    partial sort (the bootstrap calls this 16 x 9 x n_boot times).
+    another copy of its own person dropped. The threshold is tar_at_far's (``threshold_at_far``).
     """
-    from lib.evaluation.verification import _far_count
+    from lib.evaluation.verification import threshold_at_far
 
     rows = np.concatenate([person_rows[j] for j in draw])
     copy = np.repeat(np.arange(draw.size), [person_rows[j].size for j in draw])
@@ -112,12 +111,9 @@ def _resampled_tar(scores: np.ndarray, person_rows: list, draw: np.ndarray, far:
     genuine = copy[:, None] == np.arange(draw.size)[None, :]
     impostor = ~genuine & (draw[copy][:, None] != draw[None, :])
     neg, pos = sub[impostor], sub[genuine]
-    k = _far_count(far, neg.size)
-    if k == 0 or pos.size == 0:
+    t = threshold_at_far(neg, far, floor=sub.min())
+    if np.isnan(t) or pos.size == 0:
         return np.nan
-    if k >= neg.size:
-        return 1.0
-    t = np.partition(neg, neg.size - 1 - k)[neg.size - 1 - k]  # the (k+1)-th highest impostor score
     return float(np.mean(pos > t))
 
 

@@ -230,8 +230,28 @@ def _far_count(far: float, n_neg: int) -> int:
     return k
 
 
+def threshold_at_far(neg: np.ndarray, far: float, floor: float | None = None) -> float:
+    """The threshold of :func:`tar_at_far` for impostor scores ``neg`` (1-D) and a target ``far``.
+
+    With n impostors at most k = floor(FAR * n) may be accepted: the threshold is the (k+1)-th
+    highest impostor score (found by a partial sort), so ``score > threshold`` accepts at most k.
+    NaN with fewer than 1 / FAR impostors; with k = n (FAR = 1), just below ``floor`` (default the
+    lowest impostor score; pass the lowest of all scores to accept every pair).
+    """
+    far = float(far)
+    if not 0 < far <= 1:
+        raise ValueError(f"target FAR must lie in (0, 1], got {far}")
+    k = _far_count(far, neg.size) if neg.size else 0
+    if k == 0:  # fewer than 1 / far impostor pairs
+        return np.nan
+    if k >= neg.size:  # FAR = 1: accept everything
+        low = neg.min() if floor is None else min(floor, neg.min())
+        return float(np.nextafter(low, -np.inf))
+    return float(np.partition(neg, neg.size - 1 - k)[neg.size - 1 - k])
+
+
 def tar_at_far(scores, same, fars=DEFAULT_FARS) -> dict:
-    """TAR at target FARs, the threshold set from the impostor scores alone.
+    """TAR at target FARs, the threshold set from the impostor scores alone (:func:`threshold_at_far`).
 
     For a target FAR with n impostor pairs at most k = floor(FAR * n) may be accepted: the
     threshold is the (k+1)-th highest impostor score, so that ``score > threshold`` accepts
@@ -244,22 +264,15 @@ def tar_at_far(scores, same, fars=DEFAULT_FARS) -> dict:
     """
     s, y = _scores_same(scores, same)
     _both_classes(y)
-    neg = np.sort(s[~y])[::-1]
-    pos = s[y]
+    neg, pos = s[~y], s[y]
     out = {}
     for far in fars:
         far = float(far)
-        if not 0 < far <= 1:
-            raise ValueError(f"target FAR must lie in (0, 1], got {far}")
-        k = _far_count(far, neg.size)
-        if k == 0:  # fewer than 1 / far impostor pairs
+        t = threshold_at_far(neg, far, floor=s.min())
+        if np.isnan(t):
             out[far] = {"tar": np.nan, "threshold": np.nan, "far": np.nan,
                         "n_impostor": int(neg.size), "enough_impostors": False}
             continue
-        if k >= neg.size:  # FAR = 1: accept everything
-            t = float(np.nextafter(min(s.min(), neg[-1]), -np.inf))
-        else:
-            t = float(neg[k])
         out[far] = {"tar": float(np.mean(pos > t)), "threshold": t, "far": float(np.mean(neg > t)),
                     "n_impostor": int(neg.size), "enough_impostors": True}
     return out
