@@ -271,19 +271,15 @@ def benchmark(n: int = 128, seed: int = 0) -> dict:
 
 
 def _lfw_chips(n: int, seed: int) -> np.ndarray:
-    """``n`` dlib chips cut from scikit-image's real LFW crops (upscaled to 112 px, repeated if needed)."""
+    """``n`` dlib-sized chips of scikit-image's real LFW crops (lib.data.real_photos), drawn at random
+    (with repeats when ``n`` exceeds the 100 faces) and upscaled to 150 px."""
     import cv2
-    from skimage import data
 
-    faces = data.lfw_subset()[:100]
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(faces), n, replace=n > len(faces))
-    chips = []
-    for i in pick:
-        g = (faces[i] * 255).astype(np.uint8)
-        rgb = np.repeat(cv2.resize(g, (CHIP_SIZE, CHIP_SIZE), interpolation=cv2.INTER_CUBIC)[..., None], 3, axis=2)
-        chips.append(rgb)
-    return np.stack(chips)
+    from lib.data.real_photos import LFW_FACES, lfw_crops
+
+    faces = lfw_crops(LFW_FACES)
+    pick = np.random.default_rng(seed).choice(len(faces), n, replace=n > len(faces))
+    return np.stack([cv2.resize(faces[i], (CHIP_SIZE, CHIP_SIZE), interpolation=cv2.INTER_CUBIC) for i in pick])
 
 
 if __name__ == "__main__":
