@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lib import parallel
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -185,14 +187,7 @@ def _find_points(images: np.ndarray, detector: str, bgr: bool, progress: bool = 
     return points, reasons
 
 
-def _find_points_job(args):
-    import cv2
-
-    cv2.setNumThreads(1)  # one process per core
-    return _find_points(*args)
-
-
-PARALLEL_MIN_IMAGES = 256  # below this, starting worker processes costs more than it saves
+PARALLEL_MIN_IMAGES = parallel.MIN_ITEMS
 
 
 def maps_from_images(images_uint8: np.ndarray, *, detector: str = "dlib_hog", bgr: bool = True,
@@ -216,11 +211,7 @@ def maps_from_images(images_uint8: np.ndarray, *, detector: str = "dlib_hog", bg
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise ValueError(f"images must be uint8 (N, H, W, 3), got {images.dtype} {images.shape}")
     if workers > 1 and len(images) >= PARALLEL_MIN_IMAGES:
-        import multiprocessing as mp
-
-        chunks = [c for c in np.array_split(np.arange(len(images)), workers * 4) if len(c)]
-        with mp.get_context("spawn").Pool(workers) as pool:
-            parts = pool.map(_find_points_job, [(np.ascontiguousarray(images[c]), detector, bgr) for c in chunks])
+        parts = parallel.map_chunks(_find_points, images, workers=workers, args=(detector, bgr))
         points = np.concatenate([p for p, _ in parts])
         reasons = [r for _, rs in parts for r in rs]
     else:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lib import parallel
 from lib.faces.align import ARCFACE_TEMPLATE
 
 
@@ -83,35 +84,27 @@ def _embed_pretrained(embedder, images: np.ndarray, batch_size: int, flip: bool)
 
 
 _WORKER_EMBEDDER = None
-PARALLEL_MIN_IMAGES = 256  # below this, starting worker processes costs more than it saves
+PARALLEL_MIN_IMAGES = parallel.MIN_ITEMS
 
 
 def _init_worker(name: str, kwargs: dict) -> None:
     global _WORKER_EMBEDDER
-    import cv2
-
     from lib.faces.embed import create_embedder
-
-    cv2.setNumThreads(1)  # one process per core: no thread oversubscription inside OpenCV's DNN
 
     _WORKER_EMBEDDER = create_embedder(name, **kwargs)
 
 
-def _worker_chunk(args) -> np.ndarray:
-    images, batch_size, flip = args
+def _worker_chunk(images: np.ndarray, batch_size: int, flip: bool) -> np.ndarray:
     return _embed_pretrained(_WORKER_EMBEDDER, images, batch_size, flip)
 
 
 def _embed_pretrained_parallel(embedder, images: np.ndarray, batch_size: int, flip: bool,
                                workers: int) -> np.ndarray:
     """dlib's (and SFace's) network runs on about one thread: split the crops over ``workers`` processes
-    (spawned, each building its own embedder); the result equals the serial one, row for row."""
-    import multiprocessing as mp
-
-    chunks = np.array_split(np.arange(len(images)), workers * 4)
-    jobs = [(np.ascontiguousarray(images[c]), batch_size, flip) for c in chunks if len(c)]
-    with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(embedder.name, getattr(embedder, "init_kwargs", {}))) as pool:
-        return np.concatenate(pool.map(_worker_chunk, jobs))
+    (lib.parallel, each building its own embedder); the result equals the serial one, row for row."""
+    return np.concatenate(parallel.map_chunks(_worker_chunk, images, workers=workers, args=(batch_size, flip),
+                                              initializer=_init_worker,
+                                              initargs=(embedder.name, getattr(embedder, "init_kwargs", {}))))
 
 
 def embed(model_or_embedder, images, *, batch_size: int = 256, device=None, flip: bool = False,
