@@ -284,19 +284,32 @@ def training_curves(df, x: str = "epoch", panels: dict | None = None, logy=(), n
     nrows = int(np.ceil(len(panels) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
     groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=True))
+    # one line per group: more than 10 groups would repeat the default colours
+    colours = plt.get_cmap("tab20").colors if len(groups) > 10 else [None] * len(groups)
+    shared = hue is not None and all(len(cols) == 1 for cols in panels.values())  # same lines in every panel
     for ax, (title, cols) in zip(axes.flat, panels.items()):
-        for name, part in groups:
+        for (name, part), colour in zip(groups, colours):
             for c in cols:
                 label = c if name is None else (str(name) if len(cols) == 1 else f"{name}: {c}")
-                ax.plot(part[x], part[c], "-", marker="o" if len(part) <= 30 else None, ms=2.5, lw=1.2, label=label)
+                ax.plot(part[x], part[c], "-", marker="o" if len(part) <= 30 else None, ms=2.5, lw=1.2, label=label,
+                        color=colour)
         if title in logy:
             ax.set_yscale("log")
         ax.set_title(title), ax.set_xlabel(x)
-        if len(cols) > 1 or len(groups) > 1:
+        if not shared and (len(cols) > 1 or len(groups) > 1):
             ax.legend(fontsize="x-small")
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    fig.tight_layout()
+    if shared and len(groups) > 1:  # one legend under the panels, never over the curves
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        n_col = min(len(labels), 5)
+        legend_h = 0.16 * int(np.ceil(len(labels) / n_col)) + 0.1  # inches
+        w, h = fig.get_size_inches()
+        fig.set_size_inches(w, h + legend_h)
+        fig.legend(handles, labels, loc="lower center", ncol=n_col, fontsize="x-small", frameon=False)
+        fig.tight_layout(rect=(0, legend_h / (h + legend_h), 1, 1))
+    else:
+        fig.tight_layout()
     return fig
 
 

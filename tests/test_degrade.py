@@ -240,3 +240,16 @@ def test_other_argument_validation():
         cutout(image, rng(), size=0)
     with pytest.raises(ValueError, match="n must"):
         mask_coverage_stats(0, rng())
+
+
+def test_wild_grey_probability_and_no_background():
+    from lib.data.degrade import wild
+
+    images = np.random.default_rng(1).integers(0, 256, (200, 4, 4, 3)).astype(np.uint8)
+    out = wild(images, None, np.random.default_rng(0), gray=0.5)
+    grey = (out[..., 0] == out[..., 1]).all((1, 2)) & (out[..., 1] == out[..., 2]).all((1, 2))
+    assert 0.35 < grey.mean() < 0.65  # about half grey
+    never = wild(images, None, np.random.default_rng(0), gray=False)
+    assert not ((never[..., 0] == never[..., 1]).all((1, 2))).all()
+    with pytest.raises(ValueError, match="probability"):
+        wild(images, None, np.random.default_rng(0), gray=1.5)

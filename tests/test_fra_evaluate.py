@@ -321,3 +321,23 @@ def test_fra_plot_builders_return_figures(agg):
         plots.reconstructions(maps, maps[:, :50])
     with pytest.raises(ValueError, match="lacks"):
         plots.gain_bars(table.drop(columns="baseline"))
+
+
+def test_copy_input_and_target_similarity():
+    rows = [{"identity": f"{s}{p}", "person": p, "emotion": "neutral", "pose": pose, "split": "test"}
+            for p in ("01", "02") for s in "AB" for pose in ("S", "HR")]
+    meta = pd.DataFrame(rows, index=np.arange(10, 10 + len(rows)))
+    emb = np.random.default_rng(0).normal(size=(len(meta), 6))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    requests = fe.heldout_requests(meta, identity_col="person")
+    copy = fe.copy_input(emb, meta, requests)
+    np.testing.assert_array_equal(copy, emb[meta.index.get_indexer(requests["source"])])
+    targets = emb[[meta.index.get_loc(meta.index[(meta["identity"] == i) & (meta["pose"] == "HR")][0])
+                   for i in requests["identity"]]]
+    perfect = fe.target_similarity(emb, meta, requests, 3 * targets).set_index("pose")
+    assert np.isclose(perfect.loc["all", "cos_generated"], 1.0) and np.isclose(perfect.loc["all", "norm_generated"], 3)
+    assert perfect.loc["all", "n"] == len(requests)
+    own = fe.target_similarity(emb, meta, requests, copy).set_index("pose")
+    assert np.isclose(own.loc["all", "cos_generated"], own.loc["all", "cos_input"])
+    with pytest.raises(ValueError, match="generated must be"):
+        fe.target_similarity(emb, meta, requests, copy[:1])

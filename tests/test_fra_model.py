@@ -186,3 +186,19 @@ def test_cached_trains_once(data, isolated_dirs, monkeypatch):
     second = FT.train_fra_cached("fra/test", cfg, *data, data_key={"synthetic": 0}, progress=False)
     assert second.work_dir == first.work_dir and len(second.history) == 1
     assert torch.equal(_params(second.model), _params(first.model)) and not second.model.training
+
+
+def test_unit_triplets_ignore_the_generated_norm_and_the_faithful_loss_does_not():
+    g = torch.nn.functional.normalize(torch.randn(8, 16), dim=1)
+    t, n1, n2, n3 = (torch.nn.functional.normalize(torch.randn(8, 16), dim=1) for _ in range(4))
+    recon, maps = torch.full((8, 1, 112, 112), 0.5), torch.zeros(8, 1, 112, 112)
+    for scale in (1.0, 20.0):
+        unit = FT.fra_loss(recon, maps, g * scale, t, (n1, n2, n3), margin=0.2, unit=True)["triplet"]
+        faithful = FT.fra_loss(recon, maps, g * scale, t, (n1, n2, n3), margin=10.0)["triplet"]
+        if scale == 1.0:
+            unit1, faithful1 = unit, faithful
+            assert faithful1 > 3 * (10.0 - 2.0)  # margin 10 on unit vectors: every hinge stays active
+    assert torch.isclose(unit, unit1)
+    assert not torch.isclose(faithful, faithful1)
+    cfg = FT.FRAConfig().unit_triplets()
+    assert cfg.triplet_unit and cfg.triplet_margin == 0.2 and FT.FRAConfig().triplet_margin == 10.0

@@ -133,3 +133,42 @@ def test_baseline_hooks():
     assert re.dtype == np.uint8 and (re != 100).any()
     assert T.CutoutHook(size=8).key() == {"augmentation": "cutout", "size": 8, "p": 1.0, "value": [0]}
     assert T.RandomErasingHook().key()["p"] == 0.5
+
+
+def test_classes_are_drawn_among_those_present():
+    mask = np.zeros((8, 8), np.int64)
+    mask[2:4] = 7
+    mask[5:7] = 12
+    x = np.zeros((3, 8, 8), np.float32)
+    drawn = set()
+    for s in range(40):
+        out, classes = T.erase(x, mask, np.random.default_rng(s), n_erase=1)
+        assert len(classes) == 1 and classes[0] in (0, 7, 12)  # never a class absent from the mask
+        assert (out != 0).any()  # so every draw erases something
+        drawn.add(classes[0])
+    assert drawn == {0, 7, 12}
+    _, many = T.erase(x, mask, np.random.default_rng(0), n_erase=5)
+    assert sorted(many) == [0, 7, 12]  # at most the classes present
+    published = [T.erase(x, mask, np.random.default_rng(s), n_erase=1, among="all")[1][0] for s in range(40)]
+    assert any(c not in (0, 7, 12) for c in published)  # the published draw: any of the 25
+    with pytest.raises(ValueError, match="among"):
+        T.FSErasing(among="some")
+
+
+def test_hook_uses_the_loops_flips_when_given():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (4, 8, 8, 3)).astype(np.uint8)
+    masks = np.zeros((4, 8, 8), np.uint8)
+    masks[:, :, :4] = 3  # the left half is class 3
+    hook = T.FSErasingHook(masks, images, n_erase=[3])
+    batch = images.copy()
+    batch[1] = batch[1, :, ::-1]
+    flipped = np.array([False, True, False, False])
+    detected = hook(batch, np.arange(4), np.random.default_rng(1))
+    told = hook(batch, np.arange(4), np.random.default_rng(1), flipped=flipped)
+    np.testing.assert_array_equal(detected, told)
+    assert (told[1, :, :4] == batch[1, :, :4]).all() and (told[1, :, 4:] != batch[1, :, 4:]).any()  # mask mirrored
+    grey = (batch.mean(-1, keepdims=True).repeat(3, -1)).astype(np.uint8)  # pixels changed by a photometric step
+    with pytest.raises(ValueError, match="neither"):
+        hook(grey, np.arange(4), np.random.default_rng(1))
+    hook(grey, np.arange(4), np.random.default_rng(1), flipped=flipped)  # the loop's flips still work

@@ -83,7 +83,7 @@ def test_engine_suite_uses_test_identities_and_the_right_poses():
     m = fs.meta.iloc[s["rows"]]
     assert set(m["split"]) == {"test"} and set(m["pose"]) == {"HL", "S", "HR"}
     lfw_rows = np.r_[s["lfw_pairs"]["a"], s["lfw_pairs"]["b"]]
-    assert set(m["pose"].to_numpy()[lfw_rows]) == {"S"}
+    assert set(m["pose"].to_numpy()[lfw_rows]) == set(cfg.lfw_poses) == {"HL", "S", "HR"}
     g_images, g_ids = s["gallery"]
     assert len(g_ids) == 6 and set(s["probes"]) == {"d1", "d2", "d3"}
     assert all(len(p[1]) == 12 and set(p[1]) <= set(g_ids) for p in s["probes"].values())

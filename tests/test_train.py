@@ -157,3 +157,41 @@ def test_ddp_two_cpu_processes_agree(tmp_path):
     [p.join(60) for p in procs]
     assert np.array_equal(got[0], got[1])  # gradients are averaged: the replicas stay identical
     assert (tmp_path / "model.pt").is_file()
+
+
+def test_wild_augmentation_recolours_the_background_and_tells_hooks_the_flips(tmp_path):
+    x, y = _data(size=16)
+    x[:, :, :8] = 255 - x[:, :, :8]  # left half differs from the right: mirroring is visible
+    bg = np.zeros(x.shape[:3], bool)
+    bg[:, :4] = True  # the top rows are "background"
+    seen = []
+
+    class Hook:
+        uses_flips = True
+
+        def __call__(self, images, idx, rng, flipped=None):
+            seen.append((images.copy(), np.asarray(idx), np.asarray(flipped)))
+            return images
+
+    for phot in ("none", "wild"):
+        seen.clear()
+        cfg = T.TrainConfig(**{**TINY, "epochs": 1}, photometric=phot, wild_gray=1.0)
+        T.train(cfg, x, y, work_dir=tmp_path / phot, progress=False, batch_hook=Hook(), background=bg, max_steps=1)
+        images, idx, flipped = seen[0]
+        assert flipped.dtype == bool and flipped.any() and (~flipped).any()
+        originals = np.where(flipped[:, None, None, None], x[idx][:, :, ::-1], x[idx])
+        if phot == "none":
+            np.testing.assert_array_equal(images, originals)  # the loop's flips are the ones it reports
+        else:
+            assert (images[..., 0] == images[..., 2]).all()  # wild_gray=1: every image grey
+            top = images[:, :4].reshape(len(idx), -1)
+            assert (top == top[:, :1]).all()  # background: one flat colour per image
+            assert len(np.unique(top[:, 0])) > 1  # ... different between images
+
+
+def test_photometric_settings_are_checked(tmp_path):
+    x, y = _data(size=16)
+    with pytest.raises(ValueError, match="photometric"):
+        T.train(T.TrainConfig(**TINY, photometric="sepia"), x, y, work_dir=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="background masks"):
+        T.train(T.TrainConfig(**TINY), x, y, work_dir=tmp_path, progress=False, background=np.zeros((3, 16, 16), bool))

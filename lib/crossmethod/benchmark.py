@@ -1,12 +1,9 @@
 """The cross-method benchmark: held-out persons, a gallery, and probe sets along four difficulty axes.
 
-Persons, not session-identities. Every other notebook follows FRA/KDEF and calls each session
-of a person an identity (``A012`` and ``B012``); on those, frontal expression changes are
-saturated (the shared ArcFace baseline reaches TAR@FAR=1e-3 of 0.99 within an identity). Here the
-gallery is each test person's session-A frontal neutral image and every probe comes from session B
-(another lighting and look, as a second photo session), so the clean condition is not saturated
-(0.56 for the same baseline). The models were trained with the sessions of a training person as
-two classes; that handicap is the same for every method.
+Persons, as in every FR step of the companion (lib.data.faceset.person_labels; the models learn one
+class per person). The gallery is each test person's session-A frontal neutral image and every probe
+comes from session B (another lighting and look, as a second photo session), so even the clean
+condition asks the recogniser to match across sessions.
 
 More persons than the notebooks' test split: FAR = 1e-3 needs at least 1,000 impostor
 comparisons per condition, and a per-emotion probe set of the 16 default test persons gives

@@ -129,7 +129,7 @@ def combined_hook(fs, *, fr_train: Mapping | None = None, parser_train: Mapping 
                   augment_params: Mapping | None = None, lowres_params: Mapping | None = None, seed: int = 0):
     """(batch_hook, key) of FSErasing followed by the Cross-Resolution Batch, with 03's parser masks.
 
-    FSErasing runs first (it recognises mirrored images by comparing them with the stored originals),
+    FSErasing runs first (the loop tells it which images it mirrored),
     then CRB degrades half of the batch, erased or not: one model sees both augmentations.
     """
     from lib.fserasing import models as fse_models
@@ -146,8 +146,10 @@ def combined_hook(fs, *, fr_train: Mapping | None = None, parser_train: Mapping 
     fse = fse_models.make_hook("fserasing", augment_params, masks=masks, images=np.asarray(fs.images[rows]), spec=spec)
     crb = lr_methods.make_hook("arcface_crb", lowres_params)
 
-    def hook(images, idx, rng):
-        return crb(fse(images, idx, rng), idx, rng)
+    def hook(images, idx, rng, flipped=None):
+        return crb(fse(images, idx, rng, flipped=flipped), idx, rng)
+
+    hook.uses_flips = True  # the loop's flips reach FSErasing (its photometric change defeats mirror detection)
 
     key = {"combined": ["fserasing", "crb"], "fserasing": fse.key(), "crb": crb.key(),
            "masks": fse_models.parser_key(fs, parser_train)}

@@ -12,6 +12,9 @@ touches global RNG state.
   the FSErasing baselines; notebook 03_fserasing.
 - ``band_occlusion`` (sunglasses-like) and ``mouth_occlusion`` (face-mask-like) on aligned
   112x112 ArcFace-template faces: evaluation occlusions of 03_fserasing and 05_cross_method.
+- ``wild``: unconstrained photometric conditions on a batch (background colour, channel gains,
+  brightness, grey): 04_lowres's test conditions and the default FR training augmentation
+  (lib.recognition.train.TrainConfig.photometric).
 
 Boxes are ``(top, left, height, width)`` (torchvision's ``i, j, h, w``).
 """
@@ -264,3 +267,31 @@ def mouth_occlusion(image, rng, *, y_frac=(0.58, 0.66), x_frac=(0.1, 0.9), value
     in the ArcFace template) down to the bottom, columns ``x_frac``; covers the mouth
     (y = 92/112). Returns ``(image, mask)``."""
     return _rows_occlusion(image, rng, y_frac, 1.0, x_frac, value)
+
+
+def wild(images, background, rng, *, gain=(0.75, 1.25), offset: float = 25.0, gray=True) -> np.ndarray:
+    """Per-image unconstrained conditions on a uint8 batch (N, H, W, 3).
+
+    The engine keeps one background tint, light and colour balance per identity and session, so a
+    model can recognise the set-up instead of the face; photos in the wild vary these per image.
+    Each image gets: background pixels (``background``: (N, H, W) bool, e.g. the parsing map's
+    background class; None leaves the background as it is) a random colour U(40, 220) per channel;
+    then per-channel gains U(``gain``) and a brightness offset U(-offset, offset); then, with
+    probability ``gray`` (True = always, False = never), the mean of the three channels in all three.
+    The draws are in that order (fill, gains, offset, then the grey coin only when 0 < gray < 1).
+    """
+    rng = _rng(rng)
+    x = np.asarray(images, dtype=np.float32)
+    n = len(x)
+    fill = rng.uniform(40, 220, (n, 1, 1, 3)).astype(np.float32)
+    if background is not None:
+        x = np.where(np.asarray(background, dtype=bool)[..., None], fill, x)
+    gains = rng.uniform(*gain, (n, 1, 1, 3)).astype(np.float32)
+    x = x * gains + rng.uniform(-offset, offset, (n, 1, 1, 1)).astype(np.float32)
+    p = float(gray)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"gray must be a probability in [0, 1] (or a bool), got {gray!r}")
+    if p > 0:
+        to_gray = np.ones(n, bool) if p >= 1 else rng.random(n) < p
+        x[to_gray] = np.repeat(x[to_gray].mean(-1, keepdims=True), 3, axis=-1)
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)

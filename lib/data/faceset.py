@@ -28,6 +28,23 @@ STR_COLUMNS = ("identity", "session", "emotion", "pose", "split", "source")
 DEFAULT_KINDS = {"index": "int", "yaw": "float", "pitch": "float"}  # meta column kinds without a card entry
 SPLITS = ("train", "val", "test")
 KINDS = ("synthetic", "real")
+# Person vs identity. ``identity`` is the data set's own class label; where a data set records
+# sessions as identities (KDEF and the engine: "A007" and "B007" are one person photographed in two
+# sessions) its meta also has a ``person`` column. Face recognition (training classes, genuine /
+# impostor pairs, galleries) always uses the PERSON: two images of one person are never an impostor
+# pair. Only a paper protocol defined on session identities (FRA's) uses ``identity``.
+PERSON = "person"
+
+
+def person_column(meta) -> str:
+    """The column that names the person of each row: ``person`` when meta has it, else ``identity``
+    (data sets without sessions: LFW, CelebA, SCface, QMUL-SurvFace, CASIA-WebFace)."""
+    return PERSON if PERSON in meta.columns else "identity"
+
+
+def person_labels(meta) -> np.ndarray:
+    """(n_rows,) the person of each row as strings (see :data:`PERSON`)."""
+    return meta[person_column(meta)].astype(str).to_numpy()
 CARD_KEYS = ("name", "kind", "version", "seed", "parameters")
 VERIFY = ("full", "fast", "none")
 

@@ -71,7 +71,7 @@ def per_item_epoch(maps, emb, pairs, cfg, *, train_model: bool = True) -> float:
         if not train_model:
             continue
         recon, gen = model(x, inp)
-        loss = fra_loss(recon, x, gen, tgt, (n1, n2, n3), cfg.triplet_margin)["loss"]
+        loss = fra_loss(recon, x, gen, tgt, (n1, n2, n3), cfg.triplet_margin, cfg.triplet_unit)["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

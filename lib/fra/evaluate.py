@@ -419,6 +419,43 @@ def heldout_protocol(real_emb, meta, generated_for_missing, *, gallery_poses: Se
     return out
 
 
+def copy_input(real_emb, meta, requests) -> np.ndarray:
+    """The trivial augmentation FRA must beat: each request's "generated" embedding is its INPUT
+    (the gallery image's own embedding), copied to the missing pose. ``real_emb`` rows follow
+    ``meta``; ``requests`` as :func:`heldout_requests` (its ``source`` column)."""
+    X = _embeddings(real_emb, meta, ("pose",))
+    return X[_positions(requests["source"].to_numpy(), meta.index, "requests 'source'")].copy()
+
+
+def target_similarity(real_emb, meta, requests, generated) -> pd.DataFrame:
+    """How close the generated embeddings come to the REAL embedding they stand for.
+
+    For every request (gallery image of a session identity x missing pose), the target is the real
+    test image of the same ``identity`` (session included), emotion and pose. Per requested pose:
+    the mean cosine of the generated embedding to its target (``cos_generated``), the same for the
+    copy-the-input baseline (``cos_input``: the gallery embedding itself), and the mean norms of the
+    generated and real embeddings (FRA's Euclidean triplet margin inflates the generated norm).
+    Requests without such a real image are left out (``n`` counts the rest).
+    """
+    X = _embeddings(real_emb, meta, ("identity", "emotion", "pose"))
+    G = np.asarray(generated, dtype=np.float64)
+    if G.shape != (len(requests), X.shape[1]):
+        raise ValueError(f"generated must be ({len(requests)}, {X.shape[1]}), got {G.shape}")
+    where = {k: i for i, k in enumerate(zip(meta["identity"], meta["emotion"], meta["pose"]))}
+    tgt = np.array([where.get(k, -1) for k in zip(requests["identity"], requests["emotion"], requests["pose"])])
+    src = _positions(requests["source"].to_numpy(), meta.index, "requests 'source'")
+    ok = tgt >= 0
+    cos = lambda a, b: np.sum(_unit(a) * _unit(b), axis=1)  # noqa: E731
+    frame = pd.DataFrame({"pose": requests["pose"].to_numpy()[ok],
+                          "cos_generated": cos(G[ok], X[tgt[ok]]), "cos_input": cos(X[src[ok]], X[tgt[ok]]),
+                          "norm_generated": np.linalg.norm(G[ok], axis=1),
+                          "norm_real": np.linalg.norm(X[tgt[ok]], axis=1)})
+    per_pose = frame.groupby("pose", sort=True).mean()
+    per_pose.insert(0, "n", frame.groupby("pose", sort=True).size())
+    per_pose.loc["all"] = [len(frame), *frame.drop(columns="pose").mean().to_numpy()]
+    return per_pose.reset_index()
+
+
 # ---------------------------------------------------------------------------- verification across poses
 def _unit(X):
     return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)

@@ -110,14 +110,18 @@ def posture_pool(meta, found) -> tuple[dict, np.ndarray]:
 def heldout_generation(meta, found, *, gallery_poses: Sequence[str] = ("S",), seed: int = 0):
     """What the held-out protocol asks FRA to generate, with a posture map for each request.
 
-    For every TEST gallery image (``gallery_poses``) x missing pose: the posture map of a random
+    For every TEST gallery image (``gallery_poses``, every session of the person) x missing pose: the posture map of a random
     TRAINING identity's image at that pose and emotion (with a landmark map). Requests with no
     such map are dropped (their count is ``dropped``). Returns (requests DataFrame, posture row
     labels, dropped).
     """
     from lib.fra import evaluate
 
-    requests = evaluate.heldout_requests(meta[meta["split"] == "test"], gallery_poses=gallery_poses)
+    from lib.data.faceset import person_column
+
+    # the held-out protocol is ours: its classes are persons (a person's two sessions are one class)
+    requests = evaluate.heldout_requests(meta[meta["split"] == "test"], gallery_poses=gallery_poses,
+                                         identity_col=person_column(meta))
     rng = np.random.default_rng(seed)
     pool, labels = posture_pool(meta, found)
     posture = np.array([labels[rng.choice(pool[(p, e)])] if (p, e) in pool else -1

@@ -75,6 +75,13 @@ class FRAConfig:
         dropout: the autoencoder's --dropout-rate (0.4 MagFace/ArcFace, 0.05 CosFace).
         dropout_vit: the combiner's dropout (0.05, fixed in the code).
         triplet_margin: margin of each of the three triplet losses (10).
+        triplet_unit: False (the code): the triplet distances are Euclidean between the raw
+            embeddings. Unit-norm FRL embeddings (dlib, SFace) are never more than 2 apart, so a
+            margin of 10 can never be met: every hinge stays active and the only way to lower the
+            loss is to push the GENERATED embedding's norm up (measured on the default profile:
+            norms of 27-28 for dlib and SFace after 160 steps). The backbones trained here give norms of about 10, where it can be met. True (our labelled ablation,
+            ``FRAConfig.unit_triplets()``): anchor, positive and negatives are L2-normalised before
+            the distances, with a margin for unit vectors (0.2, FaceNet's).
         seed: model initialisation, batch order and dropout draws.
         device: "auto" (CUDA when available), "cpu", "cuda", ...
         threads: torch CPU threads (None: torch's choice).
@@ -90,6 +97,7 @@ class FRAConfig:
     dropout: float = 0.4
     dropout_vit: float = 0.05
     triplet_margin: float = 10.0
+    triplet_unit: bool = False
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
@@ -98,6 +106,10 @@ class FRAConfig:
     def paper(cls, frl: str, **changes) -> FRAConfig:
         """The code's setting for FRL ``frl`` (dropout 0.05 for cosface, else 0.4), plus ``changes``."""
         return cls(**{"dropout": PAPER_DROPOUT.get(frl, cls.dropout), **changes})
+
+    def unit_triplets(self, margin: float = 0.2) -> FRAConfig:
+        """This config with normalised triplets (the ablation of ``triplet_unit``)."""
+        return replace(self, triplet_unit=True, triplet_margin=margin)
 
     def key(self) -> dict:
         """The JSON-able identity of the run (device and threads left out, as in lib.recognition.train)."""
@@ -121,18 +133,23 @@ def build_model(cfg: FRAConfig, identity_dim: int):
     return FRA(identity_dim, dropout_ae=cfg.dropout, dropout_vit=cfg.dropout_vit)
 
 
-def fra_loss(reconstruction, posture_maps, generated, target, negatives, margin: float = 10.0) -> dict:
+def fra_loss(reconstruction, posture_maps, generated, target, negatives, margin: float = 10.0,
+             unit: bool = False) -> dict:
     """The code's loss: BCE(reconstruction, posture map) + sum of 3 triplet losses; every term as a tensor.
 
     Args:
         reconstruction: (B, 1, 112, 112) in (0, 1); posture_maps: the maps fed in, same shape, {0, 1}.
         generated, target: (B, D) anchor and positive.
         negatives: (neg_identity, neg_pose, neg_emotion), each (B, D).
+        unit: L2-normalise every embedding before the triplet distances (``FRAConfig.triplet_unit``).
     Returns: loss, bce, triplet, triplet_identity, triplet_pose, triplet_emotion.
     """
     import torch.nn.functional as F
 
     bce = F.binary_cross_entropy(reconstruction.float(), posture_maps.float().reshape(reconstruction.shape))
+    if unit:
+        generated, target = F.normalize(generated, dim=1), F.normalize(target, dim=1)
+        negatives = [F.normalize(n, dim=1) for n in negatives]
     trip = [F.triplet_margin_loss(generated, target, neg, margin=margin, p=2) for neg in negatives]
     triplet = trip[0] + trip[1] + trip[2]
     return {"loss": bce + triplet, "bce": bce, "triplet": triplet, "triplet_identity": trip[0],
@@ -208,17 +225,17 @@ def _sha256(arr: np.ndarray) -> str:
 
 # ------------------------------------------------------------------------------------ train
 
-def _batch_terms(model, maps_t, emb_t, rows, margin: float) -> dict:
+def _batch_terms(model, maps_t, emb_t, rows, margin: float, unit: bool = False) -> dict:
     """Forward one batch given (B, 6) index rows on the device; returns fra_loss's terms."""
     import torch
 
     x = maps_t.index_select(0, rows[:, 0]).unsqueeze(1).float().contiguous(memory_format=torch.channels_last)
     e = emb_t.index_select(0, rows[:, 1:].reshape(-1)).view(len(rows), 5, -1)
     recon, generated = model(x, e[:, 0])
-    return fra_loss(recon, x, generated, e[:, 1], (e[:, 2], e[:, 3], e[:, 4]), margin)
+    return fra_loss(recon, x, generated, e[:, 1], (e[:, 2], e[:, 3], e[:, 4]), margin, unit)
 
 
-def _evaluate(model, maps_t, emb_t, rows_t, batch_size: int, margin: float) -> dict:
+def _evaluate(model, maps_t, emb_t, rows_t, batch_size: int, margin: float, unit: bool = False) -> dict:
     """Mean loss terms over ``rows_t`` in eval mode (no dropout, no gradients)."""
     import torch
 
@@ -228,7 +245,7 @@ def _evaluate(model, maps_t, emb_t, rows_t, batch_size: int, margin: float) -> d
     with torch.no_grad():
         for s in range(0, len(rows_t), batch_size):
             rows = rows_t[s:s + batch_size]
-            t = _batch_terms(model, maps_t, emb_t, rows, margin)
+            t = _batch_terms(model, maps_t, emb_t, rows, margin, unit)
             sums += torch.stack([t[k].detach().double() for k in LOSS_TERMS]).cpu() * len(rows)
     model.train(was)
     return {f"val_{k}": float(v) for k, v in zip(LOSS_TERMS, sums / len(rows_t))}
@@ -331,7 +348,7 @@ def train_fra(maps, embeddings, pairs: pd.DataFrame, cfg: FRAConfig = FRAConfig(
             t0 = time.perf_counter()
             for b in range(steps_per_epoch):
                 rows_b = epoch_t.index_select(0, order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
-                terms = _batch_terms(model, maps_t, emb_t, rows_b, cfg.triplet_margin)
+                terms = _batch_terms(model, maps_t, emb_t, rows_b, cfg.triplet_margin, cfg.triplet_unit)
                 values = torch.stack([terms[k].detach() for k in LOSS_TERMS]).tolist()
                 if not np.isfinite(values[0]):
                     raise TrainingDiverged(
@@ -350,7 +367,8 @@ def train_fra(maps, embeddings, pairs: pd.DataFrame, cfg: FRAConfig = FRAConfig(
             row = {"epoch": epoch, "step": epoch * steps_per_epoch, **dict(zip(LOSS_TERMS, (sums / n).tolist())),
                    "lr": lr, "seconds": round(seconds, 3), "pairs_per_s": round(n / max(seconds, 1e-9), 1)}
             if val_t is not None:
-                row.update(_evaluate(model, maps_t, emb_t, val_t, cfg.batch_size, cfg.triplet_margin))
+                row.update(_evaluate(model, maps_t, emb_t, val_t, cfg.batch_size, cfg.triplet_margin,
+                                     cfg.triplet_unit))
             sched.step(row["val_loss"] if val_t is not None else row["loss"])  # once per epoch, as the code
             rows.append(row)
             checkpoint(epoch)

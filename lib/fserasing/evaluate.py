@@ -28,14 +28,15 @@ def occlude(images: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
 
 
 def heldout_pairs(meta, n_pairs: int, seed: int = 0, folds: int = 10) -> dict:
-    """Half genuine, half impostor pairs among the test identities (``folds`` capped at half their number);
+    """Half genuine, half impostor pairs among the test persons (``folds`` capped at half their number);
     ``a``/``b`` index the test rows ``rows``."""
+    from lib.data.faceset import person_labels
     from lib.evaluation.verification import make_pairs
 
     test = meta[meta["split"] == "test"]
     if test.empty:
         raise ValueError("the FaceSet has no test identities to verify")
-    ids = test["identity"].to_numpy()
+    ids = person_labels(test)  # genuine = same person, whichever session
     folds = max(1, min(folds, len(set(ids)) // 2))  # each fold needs 2 identities (smoke has 8 in all)
     pairs = make_pairs(ids, n_pairs // 2, n_pairs // 2, np.random.default_rng(seed), folds)
     return {**pairs, "rows": test.index.to_numpy()}

@@ -9,6 +9,11 @@ Cache names (runs/fr/<name>/<hash>/):
 - everything else: ``fr/<head>_<augmentation>`` with ``extra_key`` = the hook's parameters (and,
   for FSErasing, the parser config and its training data, which determine the masks).
 
+Mask sources of FSErasing: ``fserasing`` erases regions of the PARSER's maps, as published (the
+paper's parser labels the training set); ``fserasing_exact`` erases regions of the engine's exact
+parsing maps (a labelled departure, possible only on data that carries ground-truth maps): it shows
+what the method does when the parser is perfect, beside what it does with ours.
+
 The cross-method notebook calls :func:`trained_model` (loads, never trains).
 """
 
@@ -19,12 +24,14 @@ from collections.abc import Mapping
 import numpy as np
 
 HEADS = ("softmax", "arcface")
-AUGMENTATIONS = ("none", "random_erasing", "cutout", "fserasing")
+AUGMENTATIONS = ("none", "random_erasing", "cutout", "fserasing", "fserasing_exact")
+FSERASING = ("fserasing", "fserasing_exact")  # parser masks, exact masks
 # Default hook parameters: torchvision's RandomErasing defaults; Cutout at half the crop side (the
 # Cutout paper's CIFAR-10 ratio, 16 px of 32); FSErasing's published defaults.
 DEFAULT_PARAMS = {"none": {}, "random_erasing": {"p": 0.5, "scale": (0.02, 0.33), "ratio": (0.3, 3.3), "value": "random"},
                   "cutout": {"size": 56, "p": 1.0, "value": 0},
-                  "fserasing": {"p": 1.0, "n_erase": 1, "value": "random"}}
+                  "fserasing": {"p": 1.0, "n_erase": 1, "value": "random", "among": "present"},
+                  "fserasing_exact": {"p": 1.0, "n_erase": 1, "value": "random", "among": "present"}}
 
 
 def _check(head: str, augmentation: str) -> None:
@@ -75,7 +82,7 @@ def make_hook(augmentation: str, params: Mapping | None = None, *, masks=None, i
     if augmentation == "cutout":
         return transform.CutoutHook(**p)
     if masks is None or images is None:
-        raise ValueError("fserasing needs the training images and their parser masks (masks=..., images=...)")
+        raise ValueError(f"{augmentation} needs the training images and their masks (masks=..., images=...)")
     mean, std = (spec.mean, spec.std) if spec is not None else (127.5, 127.5)
     if not np.isscalar(mean) or not np.isscalar(std):
         raise ValueError("FSErasingHook supports one mean/std for all channels")
@@ -94,6 +101,8 @@ def _run_args(fs, head, augmentation, fr_train, params, parser_train, parser_fs,
     extra = {"augmentation": augmentation} if hook is None else hook.key()
     if augmentation == "fserasing":
         extra = {**extra, "masks": parser_key(fs if parser_fs is None else parser_fs, parser_train)}
+    elif augmentation == "fserasing_exact":
+        extra = {**extra, "masks": {"source": "exact parsing.npy"}}  # its sha256 is in data_key
     kwargs = {"name": f"{head}_{augmentation}", "extra_key": extra}
     if hook is not None:
         kwargs["batch_hook"] = hook
@@ -111,7 +120,8 @@ def train_model(fs, head: str, augmentation: str, fr_train: Mapping | None = Non
         parser_train: ParserConfig changes of the parser whose masks FSErasing uses.
         parser_fs: the FaceSet the parser was trained on (default ``fs``).
         masks: for 'fserasing': (n_train, H, W) parser class maps of ``fs``'s TRAINING rows, in the
-            order of ``lib.recognition.split_models.split_labels`` (:func:`training_masks`).
+            order of ``lib.recognition.split_models.split_labels`` (:func:`training_masks`);
+            'fserasing_exact' reads ``fs``'s own parsing maps instead.
     Returns the ``TrainResult`` (backbone and head in eval mode, on CPU).
     """
     from lib.recognition.split_models import split_labels, train_on_split
@@ -127,6 +137,8 @@ def train_model(fs, head: str, augmentation: str, fr_train: Mapping | None = Non
                 raise ValueError(f"fserasing needs parser masks of the {len(rows)} training images "
                                  "(lib.fserasing.models.training_masks)")
             train_masks = np.asarray(masks)
+        elif augmentation == "fserasing_exact":
+            train_masks = exact_masks(fs)
         hook = make_hook(augmentation, params, masks=train_masks, images=train_images, spec=preprocess_spec(_cfg(fr_train, head)))
     cfg, kwargs = _run_args(fs, head, augmentation, fr_train, params, parser_train, parser_fs, hook)
     return train_on_split(fs, cfg, progress=progress, **kwargs)
@@ -158,6 +170,18 @@ def trained_model(fs, head: str, augmentation: str, fr_train: Mapping | None = N
     cfg, kwargs = _run_args(fs, head, augmentation, fr_train, params, parser_train, parser_fs)
     kwargs.pop("batch_hook", None)
     return train_on_split(fs, cfg, progress=False, **kwargs)
+
+
+def exact_masks(fs) -> np.ndarray:
+    """The FaceSet's own 25-class maps of its training rows (split_labels order): the mask source of
+    ``fserasing_exact``. Raises ValueError naming the FaceSet when it has no parsing maps."""
+    from lib.recognition.split_models import split_labels
+
+    if not fs.has("parsing"):
+        raise ValueError(f"{fs.root}: this FaceSet has no parsing.npy, so 'fserasing_exact' has no exact masks; "
+                         "use 'fserasing' (parser masks) or a FaceSet with ground-truth maps (the engine's)")
+    rows, _ = split_labels(fs.meta, "train")
+    return np.asarray(fs.array("parsing")[rows])
 
 
 def training_masks(fs, parser_model, parser_train: Mapping | None = None, parser_fs=None) -> np.ndarray:

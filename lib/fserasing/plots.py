@@ -59,15 +59,15 @@ def augmentation_bars(table, title: str | None = None):
             if metric == "acc":
                 lo = float(sub["acc"].min())
                 ax.set_ylim(max(0.0, lo - 0.1), 1.0)
-            if r or c:
-                leg = ax.get_legend()
-                if leg is not None:
-                    leg.remove()
-            else:
-                ax.legend(fontsize=7, loc="lower left")
+            if r == 0 and c == 0:
+                handles, labels = ax.get_legend_handles_labels()
+            leg = ax.get_legend()
+            if leg is not None:
+                leg.remove()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7, frameon=False)  # under the bars
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.35 / fig.get_size_inches()[1], 1, 1))
     return fig
 
 

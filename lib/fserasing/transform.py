@@ -8,11 +8,16 @@ As published (``FSErasing.__call__(img, index, flip)``, read from the repository
 - with probability ``p`` (default 1.0) it picks the classes to erase: ``n_erase`` int -> that
   many distinct classes drawn uniformly from all 25 (``multinomial`` without replacement over
   equal weights); a tuple ``(a, b)`` -> ``randint(a, b + 1)`` classes; a list -> exactly those
-  classes. A class absent from the image erases nothing (no redraw);
+  classes. A class absent from the image erases nothing (no redraw). With a parser that finds
+  about 10 of the 25 classes in an image, most published draws erase nothing;
 - each chosen class is filled, on the NORMALISED tensor: ``'random'`` = per-pixel per-channel
   ``uniform_()`` i.e. U[0, 1) (the code; research/fserasing.md says N(0, 1), the code draws
   uniform), ``'random_1'`` = one N(0, 1) colour per channel, ``'random_mix'`` = a fair coin per
   class between the two, an int/float = that constant.
+
+Departure, on by default (``among="present"``): the classes are drawn among those PRESENT in the
+image's mask (at most as many as there are), so every draw erases something; ``among="all"``
+draws from all 25 as published.
 
 Ours: :class:`FSErasing` is that transform on a (3, H, W) normalised tensor (torchvision style,
 random numbers from a numpy Generator instead of torch's global RNG, so a training step is
@@ -21,7 +26,9 @@ the uint8 batch: fills are drawn in normalised units and written as ``mean + std
 clipped to 0..255). Departure: with arcface_torch's normalisation (mean = std = 127.5) the
 clipping bounds the fills to [-1, 1]: no effect on 'random' (U[0, 1)), but 'random_1' colours
 beyond +-1 are clipped (~32 % of channels). The hook learns which images the training loop
-mirrored by comparing each image with its stored original (exact on uint8).
+mirrored from the loop itself (``flipped=``, the hook's ``uses_flips``), which stays right when the
+loop's photometric augmentation has changed the pixels; called without it, the hook compares each
+image with its stored original (exact on uint8).
 """
 
 from __future__ import annotations
@@ -33,9 +40,12 @@ import numpy as np
 
 N_CLASSES = 25
 FILLS = ("random", "random_1", "random_mix")
+AMONG = ("present", "all")
 
 
-def _check_params(p, n_erase, value, n_class):
+def _check_params(p, n_erase, value, n_class, among="present"):
+    if among not in AMONG:
+        raise ValueError(f"FSErasing: among must be one of {AMONG}, got {among!r}")
     if not (isinstance(p, Real) and 0.0 <= p <= 1.0):
         raise ValueError(f"FSErasing: p must be a probability in [0, 1], got {p!r}")
     if isinstance(n_erase, tuple):
@@ -53,12 +63,16 @@ def _check_params(p, n_erase, value, n_class):
         raise ValueError(f"FSErasing: value must be one of {FILLS} or a number, got {value!r}")
 
 
-def choose_classes(rng: np.random.Generator, n_erase, n_class: int = N_CLASSES) -> list[int]:
-    """The classes erased in one image (after the ``p`` draw), as the published code picks them."""
+def choose_classes(rng: np.random.Generator, n_erase, n_class: int = N_CLASSES, present=None) -> list[int]:
+    """The classes erased in one image (after the ``p`` draw). ``present`` None: as the published code,
+    uniformly from all ``n_class``; else uniformly among the class ids in ``present`` (at most that many)."""
     if isinstance(n_erase, list):
         return [int(c) for c in n_erase]
     n = int(rng.integers(n_erase[0], n_erase[1] + 1)) if isinstance(n_erase, tuple) else int(n_erase)
-    return [int(c) for c in rng.choice(n_class, size=n, replace=False)]
+    if present is None:
+        return [int(c) for c in rng.choice(n_class, size=n, replace=False)]
+    pool = np.asarray(present)
+    return [int(c) for c in rng.choice(pool, size=min(n, pool.size), replace=False)] if pool.size else []
 
 
 def _fill(rng: np.random.Generator, value, shape) -> np.ndarray:
@@ -73,7 +87,7 @@ def _fill(rng: np.random.Generator, value, shape) -> np.ndarray:
 
 
 def erase(x: np.ndarray, mask: np.ndarray, rng: np.random.Generator, *, p: float = 1.0, n_erase=1,
-          value="random", n_class: int = N_CLASSES) -> tuple[np.ndarray, list[int]]:
+          value="random", n_class: int = N_CLASSES, among: str = "present") -> tuple[np.ndarray, list[int]]:
     """FSErasing of one normalised image ``x`` (3, H, W) float with class map ``mask`` (H, W).
 
     Returns ``(erased copy, erased class ids)`` (ids empty when the ``p`` draw says no).
@@ -85,7 +99,8 @@ def erase(x: np.ndarray, mask: np.ndarray, rng: np.random.Generator, *, p: float
                          f"and {mask.shape}")
     if rng.random() >= p:
         return x.copy(), []
-    classes = choose_classes(rng, n_erase, n_class)
+    present = np.unique(mask[mask < n_class]) if among == "present" else None
+    classes = choose_classes(rng, n_erase, n_class, present)
     out = x.copy()
     for c in classes:
         v = _fill(rng, value, x.shape)
@@ -103,14 +118,15 @@ class FSErasing:
         masks: optional (N, H, W) class maps of the dataset (the published ``masks.pth``): then
             ``t(img, index, flip=...)``; without it ``t(img, mask, flip=...)``.
         n_class: 25.
+        among: "present" (ours: draw among the classes in the mask) or "all" (as published).
     ``t(img, index_or_mask, flip=False, rng=None)``: ``rng`` is a numpy Generator; None draws its
     seed from torch's global generator (so ``torch.manual_seed`` fixes it, as in torchvision).
     """
 
     def __init__(self, p: float = 1.0, n_erase=1, value="random", masks: np.ndarray | None = None,
-                 n_class: int = N_CLASSES):
-        _check_params(p, n_erase, value, n_class)
-        self.p, self.n_erase, self.value, self.n_class = p, n_erase, value, n_class
+                 n_class: int = N_CLASSES, among: str = "present"):
+        _check_params(p, n_erase, value, n_class, among)
+        self.p, self.n_erase, self.value, self.n_class, self.among = p, n_erase, value, n_class, among
         self.masks = None if masks is None else np.asarray(masks)
 
     def __call__(self, img, index_or_mask, flip: bool = False, rng: np.random.Generator | None = None):
@@ -126,11 +142,12 @@ class FSErasing:
             mask = mask[:, ::-1]
         is_tensor = isinstance(img, torch.Tensor)
         x = img.detach().cpu().numpy() if is_tensor else np.asarray(img)
-        out, _ = erase(x, mask, rng, p=self.p, n_erase=self.n_erase, value=self.value, n_class=self.n_class)
+        out, _ = erase(x, mask, rng, p=self.p, n_erase=self.n_erase, value=self.value, n_class=self.n_class,
+                       among=self.among)
         return torch.from_numpy(out).to(img.device, img.dtype) if is_tensor else out
 
     def __repr__(self) -> str:
-        return f"FSErasing(p={self.p}, n_erase={self.n_erase!r}, value={self.value!r})"
+        return f"FSErasing(p={self.p}, n_erase={self.n_erase!r}, value={self.value!r}, among={self.among!r})"
 
 
 def _mirrored(batch: np.ndarray, originals: np.ndarray) -> np.ndarray:
@@ -151,13 +168,16 @@ class FSErasingHook:
     Args:
         masks: (N, H, W) parser class maps of the training images, indexed like ``images``.
         images: the (N, H, W, 3) uint8 training images the loop reads (to detect mirroring).
-        p, n_erase, value: as :class:`FSErasing`.
+        p, n_erase, value, among: as :class:`FSErasing`.
         mean, std: the backbone's normalisation in uint8 units (``get_preprocess(model)``).
     """
 
+    uses_flips = True  # lib.recognition.train passes ``flipped=`` (which images it mirrored)
+
     def __init__(self, masks, images, *, p: float = 1.0, n_erase=1, value="random", mean: float = 127.5,
-                 std: float = 127.5, n_class: int = N_CLASSES):
-        _check_params(p, n_erase, value, n_class)
+                 std: float = 127.5, n_class: int = N_CLASSES, among: str = "present"):
+        _check_params(p, n_erase, value, n_class, among)
+        self.among = among
         masks = np.asarray(masks)
         if masks.shape != tuple(images.shape[:3]):
             raise ValueError(f"FSErasingHook: masks {masks.shape} must match the images {tuple(images.shape[:3])}")
@@ -168,18 +188,21 @@ class FSErasingHook:
     def key(self) -> dict:
         n = self.n_erase
         return {"augmentation": "fserasing", "p": self.p, "n_erase": list(n) if isinstance(n, tuple) else n,
-                "n_erase_kind": type(n).__name__, "value": self.value, "mean": self.mean, "std": self.std}
+                "n_erase_kind": type(n).__name__, "value": self.value, "mean": self.mean, "std": self.std,
+                "among": self.among}
 
-    def __call__(self, batch: np.ndarray, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def __call__(self, batch: np.ndarray, idx: np.ndarray, rng: np.random.Generator, flipped=None) -> np.ndarray:
         idx = np.asarray(idx)
-        originals = np.asarray(self.images[np.sort(idx)])[np.argsort(np.argsort(idx))]
-        flipped = _mirrored(batch, originals)
+        if flipped is None:
+            originals = np.asarray(self.images[np.sort(idx)])[np.argsort(np.argsort(idx))]
+            flipped = _mirrored(batch, originals)
+        flipped = np.asarray(flipped, bool)
         out = batch.copy()
         for i, k in enumerate(idx):
             mask = self.masks[k][:, ::-1] if flipped[i] else self.masks[k]
             x = (batch[i].transpose(2, 0, 1).astype(np.float32) - self.mean) / self.std
             erased, classes = erase(x, mask, rng, p=self.p, n_erase=self.n_erase, value=self.value,
-                                    n_class=self.n_class)
+                                    n_class=self.n_class, among=self.among)
             if classes:
                 where = np.isin(mask, classes)
                 u8 = np.clip(np.rint(erased * self.std + self.mean), 0, 255).astype(np.uint8).transpose(1, 2, 0)

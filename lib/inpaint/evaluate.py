@@ -41,6 +41,15 @@ def all_pairs(identities) -> dict:
     return {"a": a, "b": b, "same": labels[a] == labels[b]}
 
 
+def person_pairs(meta, rows) -> dict:
+    """Every pair of the images at ``rows`` (positions in ``meta``), genuine = same PERSON
+    (lib.data.faceset.person_labels: a person's two sessions are one person, never an impostor pair);
+    ``a``/``b`` index ``rows``."""
+    from lib.data.faceset import person_labels
+
+    return all_pairs(person_labels(meta)[np.asarray(rows)])
+
+
 def _unit(x):
     x = np.asarray(x, dtype=np.float64)
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

@@ -56,15 +56,22 @@ class InpaintConfig:
 
     ``size`` 64 and ``width`` 0.125 (filters 8-16-32-64-64, 0.41 M parameters) keep three models
     within the notebook's 2-core CPU budget; the paper: 256 and 1.0 (26.06 M parameters).
+
+    Generator optimiser (departure on the default profile): lr 1e-3 for 12 epochs, not the paper's
+    1e-4. The paper's 1e-4 is for 20 epochs over ~200k CelebA faces (about 125,000 steps); on the
+    engine's few hundred frontal training faces a step count of a few hundred at 1e-4 ends BELOW a
+    constant mean face (measured, 672 faces at 64 px: 13.7 dB after 84 steps at 1e-4, a mean face
+    15.5 dB; pixel loss only, 20 epochs: 18.4 dB at 1e-4 against 28.3 dB at 1e-3; with the
+    discriminator, 1e-3 and 12 epochs: 27.3 dB). ``paper()`` and the full profile keep 1e-4.
     """
 
     variant: str = "gan"  # lib.inpaint.model.VARIANTS: gan | generator | gan_masked
     size: int = 64
     width: float = 0.125
     up_kernel: int = 3
-    epochs: int = 4
+    epochs: int = 12
     batch_size: int = 32
-    lr_g: float = 1e-4
+    lr_g: float = 1e-3
     lr_d: float = 2.5e-4
     beta1: float = 0.5
     label_smoothing: float = losses.LABEL_SMOOTHING
@@ -81,8 +88,8 @@ class InpaintConfig:
 
     @classmethod
     def paper(cls, **changes) -> "InpaintConfig":
-        """The published setting (256 px, full widths, 20 epochs, batch 32)."""
-        return replace(cls(size=256, width=1.0, epochs=20), **changes)
+        """The published setting (256 px, full widths, 20 epochs, batch 32, generator lr 1e-4)."""
+        return replace(cls(size=256, width=1.0, epochs=20, lr_g=1e-4), **changes)
 
     def __post_init__(self):
         variant(self.variant)

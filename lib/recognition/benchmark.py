@@ -53,16 +53,16 @@ def forward_flops(backbone, batch: int = 8) -> float:
 
 
 def engine_split(seed: int = 0):
-    """The default engine FaceSet: train images/labels and test images/identities."""
+    """The default engine FaceSet: train images/labels and test images/persons."""
     from lib.data.engine.build import EngineConfig, build_synth_kdef
-    from lib.data.faceset import read_faceset
+    from lib.data.faceset import person_labels, read_faceset
 
     fs = read_faceset(build_synth_kdef(EngineConfig(seed=seed), progress=False), verify="fast")
     from lib.recognition.split_models import split_labels as train_labels
 
     rows, y = train_labels(fs.meta)
     test = np.setdiff1d(np.arange(len(fs)), rows)
-    return np.asarray(fs.images[rows]), y, np.asarray(fs.images[test]), fs.meta["identity"].to_numpy()[test]
+    return np.asarray(fs.images[rows]), y, np.asarray(fs.images[test]), person_labels(fs.meta)[test]
 
 
 def run(seed: int = 0, threads: int = 2) -> dict:

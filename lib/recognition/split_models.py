@@ -1,4 +1,4 @@
-"""FR models trained on a FaceSet's TRAINING identities, cached and shared across notebooks.
+"""FR models trained on a FaceSet's TRAINING persons, cached and shared across notebooks.
 
 Every notebook that needs "a backbone trained with head X on the engine's training
 identities" calls :func:`train_on_split`, so equal configurations resolve to the same run
@@ -15,20 +15,42 @@ import numpy as np
 
 
 def split_labels(meta, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """Row indices of ``split`` and their contiguous class labels (by identity, sorted names)."""
+    """Row indices of ``split`` and their contiguous class labels: one class per PERSON (sorted names).
+
+    A person photographed in two sessions (KDEF, the engine: identities "A007" and "B007") is one
+    class (lib.data.faceset.person_labels): training the sessions as two classes would teach the
+    model to tell a person's session light and background apart, the opposite of recognition.
+    """
+    from lib.data.faceset import person_labels
+
     rows = np.flatnonzero(meta["split"].to_numpy() == split)
     if rows.size == 0:
         raise ValueError(f"the FaceSet has no {split!r} rows: FR models are trained on training identities only")
-    names = meta["identity"].to_numpy()[rows]
+    names = person_labels(meta)[rows]
     lookup = {k: i for i, k in enumerate(sorted(set(names)))}
     return rows, np.array([lookup[n] for n in names], dtype=np.int64)
 
 
 def data_key(fs, split: str = "train") -> dict:
-    """What identifies the training data of a split: the images' checksum and the row rule."""
+    """What identifies the training data of a split: the images' (and parsing maps') checksums,
+    the row rule and the label rule."""
     rows, _ = split_labels(fs.meta, split)
-    return {"images_sha256": fs.card["arrays"]["images.npy"]["sha256"], "rows": f"split == {split}",
-            "n": int(rows.size)}
+    arrays = fs.card["arrays"]
+    key = {"images_sha256": arrays["images.npy"]["sha256"], "rows": f"split == {split}", "n": int(rows.size),
+           "labels": "person"}
+    if "parsing.npy" in arrays:
+        key["parsing_sha256"] = arrays["parsing.npy"]["sha256"]
+    return key
+
+
+def background_masks(fs, rows) -> np.ndarray | None:
+    """(n, H, W) bool: the background class of ``fs``'s parsing maps at ``rows`` (None without
+    parsing maps): what ``TrainConfig.photometric="wild"`` recolours."""
+    if not fs.has("parsing"):
+        return None
+    from lib.data.engine.labels import ID
+
+    return np.asarray(fs.array("parsing")[rows]) == ID["background"]
 
 
 def train_on_split(fs, cfg=None, *, name: str | None = None, split: str = "train",
@@ -53,5 +75,7 @@ def train_on_split(fs, cfg=None, *, name: str | None = None, split: str = "train
         raise ValueError(f"{hooked} change the trained model: describe them in extra_key so the cache "
                          "never returns a model trained without them")
     rows, labels = split_labels(fs.meta, split)
+    if cfg.photometric == "wild" and "background" not in train_kwargs:
+        train_kwargs["background"] = background_masks(fs, rows)
     return train_cached(f"fr/{name or cfg.head}", cfg, np.asarray(fs.images[rows]), labels,
                         data_key=data_key(fs, split), extra_key=extra_key, progress=progress, **train_kwargs)
