@@ -147,6 +147,22 @@ def quality_curves(identity: dict, landmarks: "pd.DataFrame"):
     return fig
 
 
+def capacity_curves(curve: "pd.DataFrame", target: float = 0.8, far: float = 1e-3, recogniser: str = "dlib"):
+    """Identity capacity of the engine (lib.data.engine.capacity): rank-1 and TAR at ``far`` of an
+    independent recogniser against the number of persons (log axis), with the target TAR."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.8, 3.0))
+    n = curve["persons"].to_numpy()
+    ax.plot(n, curve["rank1"], "o-", label=f"rank-1 among n ({recogniser})")
+    ax.plot(n, curve[f"tar@far={far:g}"], "s-", label=f"TAR at FAR {far:g} ({recogniser})")
+    ax.axhline(target, color="grey", lw=0.8, ls=":", label=f"target TAR {target:g}")
+    ax.set_xscale("log"), ax.set_xticks(n), ax.set_xticklabels([str(v) for v in n]), ax.minorticks_off()
+    ax.set_xlabel("persons n (session A gallery vs session B probe, frontal)"), ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
 # ------------------------------------------------------------------ evaluation (lib.evaluation)
 def _curve_xy(curve, x: str, y: str, score: str):
     """(x, y, score or None) from a tuple ``(x, y)`` or a mapping with named keys, e.g. an
