@@ -43,3 +43,13 @@ def test_bad_sizes_are_refused():
         capacity.measure([0])
     cfg = capacity.capacity_config(30)
     assert cfg.n_train == 30 and cfg.n_test == 0 and cfg.poses == {"S": 0.0} and cfg.emotions == ("neutral",)
+
+
+def test_session_rows_keep_selection_order_past_999_persons():
+    import pandas as pd
+
+    persons = [f"{p:03d}" for p in range(1002)]  # the engine's names: "999", "1000", "1001"
+    meta = pd.DataFrame({"index": range(2 * len(persons)), "person": [p for p in persons for _ in "AB"],
+                         "session": ["A", "B"] * len(persons)})
+    for s in "AB":
+        assert list(capacity.session_rows(meta, s)["person"]) == persons  # "1000" after "999", not after "100"

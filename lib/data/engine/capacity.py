@@ -39,15 +39,20 @@ def capacity_config(n: int, seed: int = 0, **changes) -> EngineConfig:
     return EngineConfig(n_train=int(n), n_test=0, seed=seed, poses={"S": 0.0}, emotions=("neutral",), **changes)
 
 
+def session_rows(meta, session: str) -> pd.DataFrame:
+    """The rows of ``session`` in PERSON order, the order of selection (the FaceSet's row order: persons
+    are written as selected). Not sorted by the person name: "1000" would sort before "101"."""
+    return meta[meta["session"] == session].sort_values("index", kind="stable")
+
+
 def session_embeddings(fs, embedder) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(persons, gallery, probes): the sorted persons of a capacity FaceSet and their session-A and
-    session-B embeddings (rows in person order), aligned on the engine's exact 5 points."""
+    """(persons, gallery, probes): the persons of a capacity FaceSet in selection order and their
+    session-A and session-B embeddings (row i = person i), aligned on the engine's exact 5 points."""
     from lib.data.engine.quality import embed_images
 
-    m = fs.meta
     out = []
     for session in ("A", "B"):
-        part = m[m["session"] == session].sort_values("person")
+        part = session_rows(fs.meta, session)
         out.append((part["person"].to_numpy(), embed_images(fs, part["index"].to_numpy(), embedder)))
     (pa, ga), (pb, gb) = out
     if not np.array_equal(pa, pb):
