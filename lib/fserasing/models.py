@@ -25,13 +25,12 @@ import numpy as np
 
 HEADS = ("softmax", "arcface")
 AUGMENTATIONS = ("none", "random_erasing", "cutout", "fserasing", "fserasing_exact")
-FSERASING = ("fserasing", "fserasing_exact")  # parser masks, exact masks
 # Default hook parameters: torchvision's RandomErasing defaults; Cutout at half the crop side (the
 # Cutout paper's CIFAR-10 ratio, 16 px of 32); FSErasing's published defaults.
 DEFAULT_PARAMS = {"none": {}, "random_erasing": {"p": 0.5, "scale": (0.02, 0.33), "ratio": (0.3, 3.3), "value": "random"},
                   "cutout": {"size": 56, "p": 1.0, "value": 0},
-                  "fserasing": {"p": 1.0, "n_erase": 1, "value": "random", "among": "present"},
-                  "fserasing_exact": {"p": 1.0, "n_erase": 1, "value": "random", "among": "present"}}
+                  "fserasing": {"p": 1.0, "n_erase": 1, "value": "random", "among": "present"}}
+DEFAULT_PARAMS["fserasing_exact"] = dict(DEFAULT_PARAMS["fserasing"])  # the same transform, other masks
 
 
 def _check(head: str, augmentation: str) -> None:

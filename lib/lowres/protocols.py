@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 import cv2
 import numpy as np
 
-from lib.data.degrade import down_up, wild  # noqa: F401  (wild: the test conditions, re-exported)
+from lib.data.degrade import down_up, wild
 from lib.evaluation.identification import closed_set
 from lib.evaluation.verification import lfw_protocol, pair_scores, tar_at_far
 

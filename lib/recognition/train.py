@@ -341,8 +341,7 @@ def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None
                 batch = np.asarray(images[idx_sorted])[unsort]
                 rng = numpy_rng(cfg.seed, "step", step, dist.rank)
                 flip = rng.random(len(idx)) < 0.5 if cfg.hflip else np.zeros(len(idx), bool)
-                batch = batch.copy()
-                batch[flip] = batch[flip, :, ::-1]
+                batch[flip] = batch[flip, :, ::-1]  # batch is a fresh array (fancy indexing copies)
                 if cfg.photometric == "wild":
                     bg = None
                     if background is not None:
