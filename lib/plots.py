@@ -163,6 +163,25 @@ def capacity_curves(curve: "pd.DataFrame", target: float = 0.8, far: float = 1e-
     return fig
 
 
+def corpus_labels(metas: dict, emotions, max_abs_yaw: float = 60.0):
+    """What the engine's corpora hold (lib.data.engine.corpora): per corpus ({name: meta}), the
+    distribution of yaw (left) and the share of each emotion (right)."""
+    plt = _plt()
+    fig, (ax_y, ax_e) = plt.subplots(1, 2, figsize=(8.6, 2.9), gridspec_kw={"width_ratios": [1, 1.3]})
+    bins = np.linspace(-max_abs_yaw, max_abs_yaw, 25)
+    width = 0.8 / max(len(metas), 1)
+    for k, (name, meta) in enumerate(metas.items()):
+        colour = f"C{k}"
+        ax_y.hist(meta["yaw"], bins=bins, histtype="step", density=True, color=colour, lw=1.4, label=name)
+        share = meta["emotion"].value_counts(normalize=True).reindex(list(emotions)).fillna(0.0)
+        ax_e.bar(np.arange(len(emotions)) + (k - (len(metas) - 1) / 2) * width, share.to_numpy(), width, color=colour)
+    ax_y.set_xlabel("yaw (degrees)"), ax_y.set_ylabel("density")
+    ax_e.set_xticks(np.arange(len(emotions)), [e[:4] for e in emotions]), ax_e.set_ylabel("share of images")
+    fig.legend(*ax_y.get_legend_handles_labels(), loc="lower center", ncol=len(metas), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
+
+
 # ------------------------------------------------------------------ evaluation (lib.evaluation)
 def _curve_xy(curve, x: str, y: str, score: str):
     """(x, y, score or None) from a tuple ``(x, y)`` or a mapping with named keys, e.g. an

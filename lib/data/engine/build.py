@@ -96,35 +96,17 @@ class Selection:
 
 def select_identities(cfg: EngineConfig, pool) -> Selection:
     """Accept usable DCGAN candidates in stream order while distinct from all kept ones."""
-    need = cfg.n_train + cfg.n_test
-    kept, embs, reasons, tried, not_distinct = [], [], {}, 0, 0
+    kept, embs = [], []
     if cfg.include_astronaut:
         c = candidates.evaluate((cfg.seed, candidates.ASTRONAUT, cfg.criteria))
         if c.embedding is None:
             raise RuntimeError(f"the astronaut photo is not usable as an identity ({c.reason})")
-        kept.append(c.index)
-        embs.append(c.embedding)
-    start, batch = 0, 32
-    while len(kept) < need:
-        if start > 200 * need + 1000:
-            raise RuntimeError(f"only {len(kept)} of {need} distinct usable identities in {start} DCGAN samples; "
-                               "raise distinct_max_cosine or relax the usable criteria")
-        for c in pool.map(candidates.evaluate, [(cfg.seed, i, cfg.criteria) for i in range(start, start + batch)]):
-            if len(kept) == need:
-                break
-            tried += 1
-            reasons[c.reason] = reasons.get(c.reason, 0) + 1
-            if c.embedding is None:
-                continue
-            if embs and (np.array(embs) @ c.embedding).max() >= cfg.distinct_max_cosine:
-                not_distinct += 1
-                continue
-            kept.append(c.index)
-            embs.append(c.embedding)
-        start += batch
-    E = np.array(embs)
+        kept, embs = [c.index], [c.embedding]
+    s = candidates.select_distinct(pool, candidates.evaluate, cfg.seed, cfg.criteria, cfg.n_train + cfg.n_test,
+                                   cfg.distinct_max_cosine, kept=kept, kept_embeddings=embs)
+    E = s.embeddings
     S = E @ E.T - np.eye(len(E)) * 2
-    return Selection(kept, tried, reasons, not_distinct, S.max(1))
+    return Selection(s.kept, s.tried, s.reasons, s.not_distinct, S.max(1))
 
 
 def person_split(cfg: EngineConfig, n: int) -> list[str]:

@@ -85,7 +85,66 @@ class Candidate:
 
 
 def evaluate(args) -> Candidate:
-    """Worker: build candidate (seed, index, criteria) and embed it when usable."""
+    """Worker: build candidate (seed, index, criteria) and embed it when usable (the frontal render)."""
     seed, index, criteria = args
     h, reason, stats = build(seed, index, criteria)
     return Candidate(index, reason, stats, None if h is None else frontal_embedding(h))
+
+
+def evaluate_source(args) -> Candidate:
+    """Worker: like ``evaluate`` but the embedding is SFace's of the SOURCE face, aligned on its fitted
+    mesh, without building the head or rendering it: 2.4 times cheaper per candidate (the head build is
+    the expensive step, ~0.12 s). The training corpora select their persons with it."""
+    from lib.faces.embed import embed_faces
+
+    seed, index, criteria = args
+    mesh, _, detector = _tools()
+    face = identity.fit_face(source_image(seed, index), mesh)
+    ok, reason = identity.usable(face, criteria, lambda img: max((d.score for d in detector(img)), default=0.0))
+    if not ok:
+        return Candidate(index, reason, face.stats if face is not None else {}, None)
+    return Candidate(index, reason, face.stats, embed_faces(_recogniser(), [face.image], [points5(face.P[:, :2])])[0])
+
+
+@dataclass
+class Stream:
+    """The result of ``select_distinct``: kept candidate indices in stream order and their embeddings."""
+
+    kept: list
+    embeddings: np.ndarray  # (len(kept), d)
+    tried: int
+    reasons: dict  # reason -> count over tried candidates
+    not_distinct: int
+
+
+def select_distinct(pool, evaluate_fn, seed: int, criteria, need: int, max_cosine: float, *, kept=(), kept_embeddings=(),
+                    others=(), skip=frozenset(), batch: int = 32, progress=None) -> Stream:
+    """Walk the candidate stream of ``seed`` in order, keeping a usable candidate when its embedding's
+    cosine to every kept one (and to every row of ``others``) stays below ``max_cosine``, until ``need``
+    are kept. ``kept``/``kept_embeddings``: persons already kept (counted in ``need``); ``others``:
+    embeddings of persons that must not be matched but are not part of the result; ``skip``: candidate
+    indices never tried (persons used elsewhere); ``progress``: a tqdm bar advanced per kept person."""
+    kept, bank = list(kept), [*others, *kept_embeddings]
+    n_others = len(others)
+    reasons, tried, not_distinct, start = {}, 0, 0, 0
+    while len(kept) < need:
+        if start > 200 * need + 1000:
+            raise RuntimeError(f"only {len(kept)} of {need} distinct usable identities in {start} DCGAN samples; "
+                               "raise distinct_max_cosine or relax the usable criteria")
+        indices = [i for i in range(start, start + batch) if i not in skip]
+        for c in pool.map(evaluate_fn, [(seed, i, criteria) for i in indices]):
+            if len(kept) == need:
+                break
+            tried += 1
+            reasons[c.reason] = reasons.get(c.reason, 0) + 1
+            if c.embedding is None:
+                continue
+            if bank and (np.array(bank) @ c.embedding).max() >= max_cosine:
+                not_distinct += 1
+                continue
+            kept.append(c.index)
+            bank.append(c.embedding)
+            if progress is not None:
+                progress.update(1)
+        start += batch
+    return Stream(kept, np.array(bank[n_others:]), tried, reasons, not_distinct)

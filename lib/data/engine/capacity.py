@@ -15,6 +15,9 @@ For each n: the session-A images are the gallery, the session-B images the probe
 - ``tar@far=1e-3``: every probe against every gallery image, n genuine and n (n - 1) impostor
   comparisons, the threshold set from the impostors (``verification.tar_at_far``).
 
+The training corpora's person pool (lib.data.engine.corpora) is measured the same way on its
+``synth_capacity`` FaceSet (``faceset_curve``): 00_data_prep reports that pool.
+
 A person pool "holds" at n when TAR at FAR 1e-3 stays >= ``TARGET_TAR`` (0.8): n persons are then
 as separable to an independent recogniser as a face corpus needs to be useful for training.
 """
@@ -90,6 +93,17 @@ def holds(curve: pd.DataFrame, far: float = 1e-3, target: float = TARGET_TAR) ->
     return int(ok["persons"].max()) if len(ok) else 0
 
 
+def faceset_curve(fs, sizes: Sequence[int], embedder=None, far: float = 1e-3) -> pd.DataFrame:
+    """``capacity_curve`` of a FaceSet with one session-A and one session-B frontal image per person, in
+    selection order (``capacity_config``'s sets, the corpora's ``synth_capacity``); dlib by default."""
+    if embedder is None:
+        from lib.faces.embed import create_embedder
+
+        embedder = create_embedder("dlib")
+    _, g, p = session_embeddings(fs, embedder)
+    return capacity_curve(g, p, sizes, far)
+
+
 def measure(sizes: Sequence[int] = SIZES, seed: int = 0, embedder=None, progress: bool = True, **changes):
     """Build (or load) the capacity FaceSet for max(sizes) and return (curve, FaceSet). ``embedder``
     defaults to dlib's recogniser (the one that did not select the persons)."""
@@ -99,10 +113,5 @@ def measure(sizes: Sequence[int] = SIZES, seed: int = 0, embedder=None, progress
     sizes = sorted(int(v) for v in sizes)
     if not sizes or sizes[0] < 2:
         raise ValueError(f"sizes {sizes}: give person counts >= 2")
-    if embedder is None:
-        from lib.faces.embed import create_embedder
-
-        embedder = create_embedder("dlib")
     fs = read_faceset(build_synth_kdef(capacity_config(sizes[-1], seed, **changes), progress=progress), verify="fast")
-    _, g, p = session_embeddings(fs, embedder)
-    return capacity_curve(g, p, sizes), fs
+    return faceset_curve(fs, sizes, embedder), fs

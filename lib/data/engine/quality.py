@@ -22,11 +22,21 @@ def _points5(mesh):
     return mesh[:, [T.IRIS_RIGHT, T.IRIS_LEFT, T.NOSE_TIP, 61, 291]]
 
 
+def points5(fs, index: np.ndarray) -> np.ndarray:
+    """(n, 5, 2) exact alignment points of FaceSet rows: from the 478-point mesh (iris centres, nose tip,
+    mouth corners) where the FaceSet has it (synth_kdef), else from the exact 68 points (the corpora)."""
+    if fs.has("mesh478"):
+        return _points5(fs.array("mesh478")[index])
+    from lib.faces.align import points5_from_68
+
+    return np.stack([points5_from_68(lm) for lm in fs.array("landmarks68")[index]]) if len(index) else np.zeros((0, 5, 2))
+
+
 def embed_images(fs, index: np.ndarray, embedder) -> np.ndarray:
-    """Embed FaceSet images, aligned on the engine's exact 5 points."""
+    """Embed FaceSet images, aligned on the engine's exact 5 points (``points5``)."""
     from lib.faces.embed import embed_faces
 
-    return embed_faces(embedder, [np.asarray(fs.images[i]) for i in index], _points5(fs.array("mesh478")[index]), cache=True)
+    return embed_faces(embedder, [np.asarray(fs.images[i]) for i in index], points5(fs, index), cache=True)
 
 
 def identity_check(fs, embedder, split: str | None = None, gallery_session: str = "A", probe_session: str = "B",

@@ -46,9 +46,20 @@ def rasterize(dst: np.ndarray, order: np.ndarray, size: tuple[int, int]) -> np.n
 
 
 def interpolate(A: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Values (H, W, K) at every pixel from its triangle's affine map, and the valid mask."""
+    """Values (H, W, K) at every pixel from its triangle's affine map, and the valid mask.
+
+    value = a * x + b * y + c with (a, b, c) of the pixel's triangle, evaluated plane by plane on
+    contiguous (T, K) tables (twice as fast as gathering the (T, K, 3) maps; the same float
+    operations in the same order, so bit-identical)."""
     h, w = ids.shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     valid = ids >= 0
-    Ap = A[np.where(valid, ids, 0)]
-    return Ap[..., 0] * xx[..., None] + Ap[..., 1] * yy[..., None] + Ap[..., 2], valid
+    j = np.where(valid, ids, 0)
+    planes = np.ascontiguousarray(A.transpose(2, 0, 1))  # (3, T, K): a, b, c
+    out = planes[0].take(j, axis=0)
+    out *= xx[..., None]
+    by = planes[1].take(j, axis=0)
+    by *= yy[..., None]
+    out += by
+    out += planes[2].take(j, axis=0)
+    return out, valid

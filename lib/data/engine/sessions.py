@@ -24,10 +24,15 @@ _SESSION = {
 
 def session_look(seed: int, person: int, session: str) -> Look:
     """The look of ``person`` in ``session``."""
+    return draw_look(numpy_rng(seed, "look", person, session), session)
+
+
+def draw_look(rng: np.random.Generator, session: str) -> Look:
+    """One look from ``session``'s distribution, drawn with ``rng`` (six draws, always in this order).
+    The training corpora (lib.data.engine.corpora) draw a fresh look for every image."""
     if session not in _SESSION:
         raise ValueError(f"unknown session {session!r}; choose from {SESSIONS}")
     s = _SESSION[session]
-    rng = numpy_rng(seed, "look", person, session)
     az = np.radians(s["azimuth"] + rng.uniform(-15, 15))
     el = np.radians(rng.uniform(-25, 5))  # mostly from above
     light = (np.sin(az) * np.cos(el), np.sin(el), -np.cos(az) * np.cos(el))
