@@ -15,7 +15,7 @@ TINY = CorporaConfig(bench_persons=2, heldout_persons=2, train_persons=3, capaci
 
 
 class _SerialPool:
-    def map(self, fn, items):
+    def map(self, fn, items, chunksize=None):
         return [fn(x) for x in items]
 
 
@@ -35,6 +35,11 @@ def test_select_distinct_skips_excluded_and_rejects_their_lookalikes():
     assert s.kept == [0, 1, 2, 3, 4] and s.not_distinct == 0 and s.embeddings.shape == (5, 5)
     with pytest.raises(RuntimeError, match="only 5 of 6 distinct"):
         candidates.select_distinct(_SerialPool(), _one_hot, 0, None, 6, 0.5, batch=500)
+
+
+def test_blocked_sources_are_the_same_faces():
+    for i in (0, 7, 15, 16, 33):  # within and across blocks of candidates.BLOCK
+        assert np.array_equal(candidates.source_image(0, i, blocked=True), candidates.source_image(0, i))
 
 
 def test_pose_codes_and_roles():
@@ -114,3 +119,12 @@ def test_make_config_from_notebook_parameters():
     assert "workers" not in cfg.key() and corpora.corpora_dir(cfg) != corpora.corpora_dir(replace(cfg, seed=4))
     with pytest.raises(ValueError, match=r"\['trainpersons'\] are not CorporaConfig fields"):
         corpora.make_config(trainpersons=3)
+
+
+def test_render_throughput_reports_the_best_of_its_repeats():
+    from lib.data.engine.benchmark import render_throughput
+    from lib.data.engine.build import EngineConfig
+
+    usable = [i for i in range(60) if candidates.build(0, i)[0] is not None][:2]
+    r = render_throughput(usable, EngineConfig(poses={"S": 0.0}, emotions=("neutral",)), workers=2, repeats=2)
+    assert r["images"] == 2 * 2 and r["repeats"] == 2 and r["images_per_s"] >= r["median_images_per_s"] > 0

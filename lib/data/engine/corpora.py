@@ -158,7 +158,8 @@ def select_pool(cfg: CorporaConfig, pool, progress=None) -> candidates.Stream:
     others = [c.embedding for c in pool.map(candidates.evaluate_source, [(cfg.seed, i, cfg.criteria) for i in sorted(skip)])
               if c.embedding is not None]
     return candidates.select_distinct(pool, candidates.evaluate_source, cfg.seed, cfg.criteria, cfg.pool_size,
-                                      cfg.distinct_max_cosine, others=others, skip=skip, progress=progress)
+                                      cfg.distinct_max_cosine, others=others, skip=skip, progress=progress,
+                                      batch=4 * candidates.BLOCK, chunksize=candidates.BLOCK)
 
 
 def expected_counts(cfg: CorporaConfig) -> dict[str, int]:

@@ -101,8 +101,8 @@ def render(head: Head, yaw: float = 0.0, pitch: float = 0.0, emotion: str = "neu
     border_tri = border[tris].any(1) & (kind == _KIND_BG)
     area = raster.signed_area(dst)
     visible = ok & ~(((kind == _KIND_FACE) | ((kind == _KIND_BG) & ~border_tri)) & (area >= 0))
-    order = np.r_[np.flatnonzero(border_tri & visible),
-                  [i for i in np.argsort(-depth, kind="stable") if visible[i] and not border_tri[i]]]
+    by_depth = np.argsort(-depth, kind="stable")
+    order = np.r_[np.flatnonzero(border_tri & visible), by_depth[(visible & ~border_tri)[by_depth]]]
     ids = raster.rasterize(dst, order, (R, R))
     F, valid = raster.interpolate(A, ids)
     k = np.where(valid, kind[np.where(valid, ids, 0)], -1)
@@ -119,7 +119,7 @@ def render(head: Head, yaw: float = 0.0, pitch: float = 0.0, emotion: str = "neu
     out = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     parsing = cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST)
     pix = np.clip(np.round(q[:T.N_MESH]).astype(int), 0, R - 1)
-    zbuf = np.where(valid, F[..., 4], np.inf)[pix[:, 1], pix[:, 0]]
+    zbuf = np.where(valid[pix[:, 1], pix[:, 0]], F[pix[:, 1], pix[:, 0], 4], np.inf)
     vis = Z[:T.N_MESH] <= zbuf + 0.03
     return Rendered(out, parsing, (q[:T.N_MESH] * f).astype(np.float32), vis)
 
@@ -149,7 +149,9 @@ def _texture_lookup(head: Head, F: np.ndarray, k: np.ndarray):
     if (w > 1e-3).any():
         img2 = cv2.remap(head.atlas, np.clip(F[..., 5], x0, x1).astype(np.float32),
                          np.clip(F[..., 6], y0, y1).astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        img = (img * (1 - w[..., None]) + img2 * w[..., None]).astype(np.uint8)
+        mix = w != 0  # elsewhere the blend is exactly img: blend only these pixels (same values, less work)
+        wm = w[mix][:, None]
+        img[mix] = (img[mix] * (1 - wm) + img2[mix] * wm).astype(np.uint8)
     return img, is_bg
 
 
@@ -172,15 +174,16 @@ def _shade(image: np.ndarray, normals: np.ndarray, feather: np.ndarray, k: np.nd
     if look.light_strength:
         light = np.asarray(look.light, np.float32)
         light /= np.linalg.norm(light)
-        n = normals / np.maximum(np.linalg.norm(normals, axis=2, keepdims=True), 1e-6)
-        lambert = np.clip(n @ light, 0, 1)  # normals point out of the head
-        frontal = np.clip(-n[..., 2], 0, 1)  # the source's own light: from the camera
-        factor = np.clip(1 + look.light_strength * (lambert - frontal), 0.55, 1.12)  # no blown-out highlights
         weight = np.where(k >= _KIND_FACE, 1.0, np.where(k == _KIND_BG, feather, 0.0))
-        img *= (1 + (factor - 1) * weight)[..., None]
+        lit = weight != 0  # elsewhere the factor is exactly 1: shade only these pixels (same values, less work)
+        nl = normals[lit]
+        n = nl / np.maximum(np.linalg.norm(nl, axis=1, keepdims=True), 1e-6)
+        lambert = np.clip(n @ light, 0, 1)  # normals point out of the head
+        frontal = np.clip(-n[:, 2], 0, 1)  # the source's own light: from the camera
+        factor = np.clip(1 + look.light_strength * (lambert - frontal), 0.55, 1.12)  # no blown-out highlights
+        img[lit] *= (1 + (factor - 1) * weight[lit])[:, None]
     img *= np.asarray(look.gain, np.float32)
     if look.tint_strength:
         bg = (labels == ID["background"]) & (k == _KIND_BG)
-        img = np.where(bg[..., None], img * (1 - look.tint_strength)
-                       + np.asarray(look.background_tint, np.float32) * look.tint_strength, img)
+        img[bg] = img[bg] * (1 - look.tint_strength) + np.asarray(look.background_tint, np.float32) * look.tint_strength
     return np.clip(img, 0, 255).astype(np.uint8)
