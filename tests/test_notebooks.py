@@ -48,6 +48,35 @@ def test_nbval_baseline_exists_and_is_smoke(name):
     assert summary and summary[-1].outputs, "baseline summary cell has outputs to compare"
 
 
+def _code_cells(path) -> list[str]:
+    """The code a notebook runs, without papermill's injected parameters (they differ by profile)."""
+    nb = nbformat.read(path, as_version=4)
+    return [c.source for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+
+
+def _first_difference(a: list[str], b: list[str]) -> int | None:
+    diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    return diff[0] if diff else (None if len(a) == len(b) else min(len(a), len(b)))
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_nbval_baseline_runs_the_notebooks_code(name):
+    """nbval executes the copies in tests/nbval/: they must run the notebook's own code."""
+    at = _first_difference(_code_cells(REPO / "notebooks" / f"{name}.ipynb"), _code_cells(REPO / "tests" / "nbval" / f"{name}.ipynb"))
+    assert at is None, (f"tests/nbval/{name}.ipynb differs from notebooks/{name}.ipynb at code cell {at}: "
+                        "run make nbval-baseline after editing a notebook, and commit both")
+
+
+def test_a_stale_nbval_copy_is_detected(tmp_path):
+    nb = nbformat.read(REPO / "notebooks" / "00_data_prep.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    code[-2].source += "\nx = 1"
+    nbformat.write(nb, tmp_path / "stale.ipynb")
+    original = _code_cells(REPO / "notebooks" / "00_data_prep.ipynb")
+    assert _first_difference(original, _code_cells(tmp_path / "stale.ipynb")) == len(original) - 2
+    assert _first_difference(original, original[:-1]) == len(original) - 1
+
+
 def test_committed_outputs_hold_no_machine_paths():
     roots = {str(REPO), "/tmp/"}
     files = [*(REPO / "notebooks").glob("*.ipynb"), *(REPO / "tests" / "nbval").glob("*.ipynb"),
