@@ -45,6 +45,8 @@ def person_column(meta) -> str:
 def person_labels(meta) -> np.ndarray:
     """(n_rows,) the person of each row as strings (see :data:`PERSON`)."""
     return meta[person_column(meta)].astype(str).to_numpy()
+
+
 CARD_KEYS = ("name", "kind", "version", "seed", "parameters")
 VERIFY = ("full", "fast", "none")
 

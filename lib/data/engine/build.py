@@ -116,19 +116,28 @@ def person_split(cfg: EngineConfig, n: int) -> list[str]:
     return ["train"] * cfg.n_train + ["test"] * cfg.n_test
 
 
-def render_person(args) -> dict:
-    """Worker: every image of one person (sessions x emotions x poses) with labels."""
+LABELLED = ("images", "parsing", "mesh478", "mesh478_visible", "landmarks68", "landmarks68_visible")
+
+
+def labelled_render(h, yaw: float, pitch: float, emotion: str, look, size: int, render_size: int) -> dict:
+    """One render and its exact labels, keyed as the FaceSet arrays (``LABELLED``; "images" = the image)."""
     from lib.data.engine.mesh68 import landmarks68
     from lib.data.engine.render import render
+
+    r = render(h, yaw, pitch, emotion, look, size=size, render_size=render_size)
+    lm, vis = landmarks68(r.mesh478, r.visible478)
+    return dict(zip(LABELLED, (r.image, r.parsing, r.mesh478, r.visible478, lm, vis)))
+
+
+def render_person(args) -> dict:
+    """Worker: every image of one person (sessions x emotions x poses) with labels."""
     from lib.data.engine.sessions import session_look
     from lib.seeding import numpy_rng
 
     cfg, person, index, split = args
-    h, reason, _ = candidates.build(cfg.seed, index, cfg.criteria)
-    if h is None:
-        raise RuntimeError(f"candidate {index} was usable during selection but not now ({reason})")
+    h = candidates.selected_head(cfg.seed, index, cfg.criteria)
     rng = numpy_rng(cfg.seed, "pitch", person)
-    out = {k: [] for k in ("images", "parsing", "mesh478", "mesh478_visible", "landmarks68", "landmarks68_visible")}
+    out = {k: [] for k in LABELLED}
     rows = []
     source = "astronaut" if index == candidates.ASTRONAUT else f"dcgan:{cfg.seed}:{index}"
     for session in cfg.sessions:
@@ -136,14 +145,8 @@ def render_person(args) -> dict:
         for emotion in cfg.emotions:
             for code, yaw in cfg.poses.items():
                 pitch = float(rng.uniform(-cfg.pitch_jitter, cfg.pitch_jitter))
-                r = render(h, yaw, pitch, emotion, look, size=cfg.size, render_size=cfg.render_size)
-                out["images"].append(r.image)
-                out["parsing"].append(r.parsing)
-                out["mesh478"].append(r.mesh478)
-                out["mesh478_visible"].append(r.visible478)
-                lm, vis = landmarks68(r.mesh478, r.visible478)
-                out["landmarks68"].append(lm)
-                out["landmarks68_visible"].append(vis)
+                for k, v in labelled_render(h, yaw, pitch, emotion, look, cfg.size, cfg.render_size).items():
+                    out[k].append(v)
                 rows.append({"identity": f"{session}{person:03d}", "session": session, "emotion": emotion,
                              "pose": code, "yaw": yaw, "split": split, "source": source,
                              "person": f"{person:03d}", "pitch": round(pitch, 3),

@@ -66,19 +66,33 @@ def _dcgan_block(seed: int, block: int) -> np.ndarray:
     return generator.sample_faces(seed, block * BLOCK, BLOCK)
 
 
+def _fit(seed: int, index: int, criteria, blocked: bool = False):
+    """(fitted face or None, ok, reason) of candidate ``index``: mesh fit and the usable check."""
+    mesh, _, detector = _tools()
+    face = identity.fit_face(source_image(seed, index, blocked=blocked), mesh)
+    ok, reason = identity.usable(face, criteria, lambda img: max((d.score for d in detector(img)), default=0.0))
+    return face, ok, reason
+
+
 def build(seed: int, index: int, criteria=identity.UsableCriteria()):
     """(head or None, reason, source stats) for candidate ``index``."""
-    mesh, seg, detector = _tools()
-    face = identity.fit_face(source_image(seed, index), mesh)
-    ok, reason = identity.usable(face, criteria, lambda img: max((d.score for d in detector(img)), default=0.0))
+    face, ok, reason = _fit(seed, index, criteria)
     if not ok:
         return None, reason, (face.stats if face is not None else {})
-    return head_mod.build_head(face, seg(face.image)), reason, face.stats
+    return head_mod.build_head(face, _tools()[1](face.image)), reason, face.stats
+
+
+def selected_head(seed: int, index: int, criteria):
+    """The head of a candidate that selection kept (render workers rebuild it from (seed, index))."""
+    h, reason, _ = build(seed, index, criteria)
+    if h is None:
+        raise RuntimeError(f"candidate {index} was usable during selection but not now ({reason})")
+    return h
 
 
 def points5(mesh478: np.ndarray) -> np.ndarray:
     """ArcFace 5 points from the mesh: iris centres, nose tip, mouth corners (image-left first)."""
-    return mesh478[[T.IRIS_RIGHT, T.IRIS_LEFT, T.NOSE_TIP, 61, 291]]
+    return mesh478[list(T.POINTS5)]
 
 
 def frontal_embedding(h) -> np.ndarray:
@@ -111,9 +125,7 @@ def evaluate_source(args) -> Candidate:
     from lib.faces.embed import embed_faces
 
     seed, index, criteria = args
-    mesh, _, detector = _tools()
-    face = identity.fit_face(source_image(seed, index, blocked=True), mesh)
-    ok, reason = identity.usable(face, criteria, lambda img: max((d.score for d in detector(img)), default=0.0))
+    face, ok, reason = _fit(seed, index, criteria, blocked=True)
     if not ok:
         return Candidate(index, reason, face.stats if face is not None else {}, None)
     return Candidate(index, reason, face.stats, embed_faces(_recogniser(), [face.image], [points5(face.P[:, :2])])[0])

@@ -214,29 +214,25 @@ def _person_plan(cfg: CorporaConfig, person: int, role: str) -> list[tuple[str, 
 
 def render_person(args) -> dict[str, dict]:
     """Worker: every image of one pool person, grouped by corpus ({name: {"rows", "images", arrays}})."""
-    from lib.data.engine.mesh68 import landmarks68
-    from lib.data.engine.render import render
+    from lib.data.engine.build import labelled_render
 
     cfg, person, index, role = args
-    h, reason, _ = candidates.build(cfg.seed, index, cfg.criteria)
-    if h is None:
-        raise RuntimeError(f"candidate {index} was usable during selection but not now ({reason})")
+    h = candidates.selected_head(cfg.seed, index, cfg.criteria)
     name, out = f"{person:04d}", {}
     for corpus, fields, (yaw, pitch, emotion, look) in _person_plan(cfg, person, role):
-        r = render(h, yaw, pitch, emotion, look, size=cfg.size, render_size=cfg.render_size)
-        lm, vis = landmarks68(r.mesh478, r.visible478)
-        part = out.setdefault(corpus, {"rows": [], "images": [], "parsing": [], "landmarks68": [],
-                                       "landmarks68_visible": []})
+        labels = labelled_render(h, yaw, pitch, emotion, look, cfg.size, cfg.render_size)
+        part = out.setdefault(corpus, {"rows": [], **{k: [] for k in ("images", *ARRAYS)}})
         identity_name = f"{fields['session']}{name}" if corpus == "synth_bench" else name
         part["rows"].append({"identity": identity_name, "person": name, **fields, "role": role,
                              "source": f"dcgan:{cfg.seed}:{index}"})
-        for k, v in (("images", r.image), ("parsing", r.parsing), ("landmarks68", lm), ("landmarks68_visible", vis)):
-            part[k].append(v)
+        for k in ("images", *ARRAYS):
+            part[k].append(labels[k])
     return {c: {"rows": p["rows"], **{k: np.stack(p[k]) for k in ("images", *ARRAYS)}} for c, p in out.items()}
 
 
-def _card(cfg: CorporaConfig, name: str, stream: candidates.Stream) -> dict:
-    return {"name": name, "kind": "synthetic", "generator": "lib.data.engine.corpora", "version": VERSION,
+def _card(cfg: CorporaConfig, stream: candidates.Stream) -> dict:
+    """The card the five FaceSets share (each adds its ``name``)."""
+    return {"kind": "synthetic", "generator": "lib.data.engine.corpora", "version": VERSION,
             "seed": cfg.seed, "parameters": cfg.key(), "data_card": "data_cards/synth_corpora.md",
             "pool": {"persons": len(stream.kept), "tried": stream.tried, "reasons": stream.reasons,
                      "not_distinct": stream.not_distinct,
@@ -268,9 +264,10 @@ def build_corpora(cfg: CorporaConfig = CorporaConfig(), *, progress: bool = True
             stream = select_pool(cfg, pool, bar)
         t1 = time.perf_counter()
         tasks = [(cfg, p, idx, role) for p, (idx, role) in enumerate(zip(stream.kept, roles(cfg)))]
+        card = _card(cfg, stream)
         with io.atomic_dir(out) as tmp, ExitStack() as stack:
             writers = {n: stack.enter_context(FaceSetWriter(tmp / n, n=counts[n], image_size=(cfg.size, cfg.size),
-                                                            arrays=ARRAYS, card=_card(cfg, n, stream))) for n in NAMES}
+                                                            arrays=ARRAYS, card={"name": n, **card})) for n in NAMES}
             for res in tqdm(pool.imap(render_person, tasks), total=len(tasks), desc="corpus renders", mininterval=10,
                             disable=not progress):
                 for n, part in res.items():

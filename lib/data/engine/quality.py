@@ -18,15 +18,11 @@ from lib import runcache
 from lib.data.engine import topology as T
 
 
-def _points5(mesh):
-    return mesh[:, [T.IRIS_RIGHT, T.IRIS_LEFT, T.NOSE_TIP, 61, 291]]
-
-
 def points5(fs, index: np.ndarray) -> np.ndarray:
     """(n, 5, 2) exact alignment points of FaceSet rows: from the 478-point mesh (iris centres, nose tip,
     mouth corners) where the FaceSet has it (synth_kdef), else from the exact 68 points (the corpora)."""
     if fs.has("mesh478"):
-        return _points5(fs.array("mesh478")[index])
+        return fs.array("mesh478")[index][:, list(T.POINTS5)]
     from lib.faces.align import points5_from_68
 
     return np.stack([points5_from_68(lm) for lm in fs.array("landmarks68")[index]]) if len(index) else np.zeros((0, 5, 2))

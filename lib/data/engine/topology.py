@@ -37,6 +37,7 @@ FRAME_PAIRS = [(33, 263), (133, 362), (61, 291), (234, 454), (127, 356), (70, 30
 MIRROR = dict(FRAME_PAIRS) | {b: a for a, b in FRAME_PAIRS} | {
     107: 336, 336: 107, 159: 386, 386: 159, 145: 374, 374: 145}
 CHIN, FOREHEAD_TOP, NOSE_TIP = 152, 10, 1
+POINTS5 = (IRIS_RIGHT, IRIS_LEFT, NOSE_TIP, 61, 291)  # ArcFace 5 points: iris centres, nose tip, mouth corners
 FACE_RIGHT, FACE_LEFT = 234, 454  # cheek extremes (subject right / left): the face-width pair
 
 
