@@ -28,7 +28,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m lib.tools.kernel
-	$(BIN)/python -m lib.env_check
+	$(BIN)/python -m lib.setup_check
 	touch $(STAMP)
 
 paper: $(STAMP)

@@ -1,7 +1,7 @@
 """Check that the companion's dependencies import, with a one-line error when one does not.
 
-``python -m lib.env_check`` is the last step of the Makefile's environment build; the
-library calls :func:`require` before using an optional heavy package, so a missing or
+``python -m lib.setup_check`` (this check, then the bundled face models) is the last step of
+the Makefile's environment build; the library calls :func:`require` before using an optional heavy package, so a missing or
 broken install ends with one clear line instead of a traceback deep inside an import.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import sys
 
 # import name -> (pip requirement, which install step provides it)
 _STEP1 = "pip install -r requirements.txt (or: make venv)"
@@ -75,23 +74,3 @@ def check_all(names=None) -> list[str]:
         except DependencyError as err:
             errors.append(str(err))
     return errors
-
-
-def main() -> int:
-    errors = check_all()
-    if errors:
-        for line in errors:
-            print(f"error: {line}", file=sys.stderr)
-        return 1
-    from lib.faces.assets import check_assets
-
-    missing = check_assets()
-    for line in missing:
-        print(f"error: {line}", file=sys.stderr)
-    if not missing:
-        print(f"environment ok: {len(PACKAGES)} packages import, all bundled face models found")
-    return 1 if missing else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

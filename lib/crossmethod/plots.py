@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lib.plots import _plt
+from lib.plots import pyplot
 
 
 def _columns(table: pd.DataFrame) -> list:
@@ -18,7 +18,7 @@ def heatmap(table: pd.DataFrame, metric: str = "tar@far=1e-3", methods=None, tit
     """Methods (rows) x conditions (columns grouped by axis), annotated with ``metric``."""
     import seaborn as sns
 
-    plt = _plt()
+    plt = pyplot()
     cols = _columns(table)
     methods = list(methods or dict.fromkeys(table["method"]))
     grid = table.pivot_table(index="method", columns=["axis", "level"], values=metric, aggfunc="first")
@@ -46,7 +46,7 @@ def heatmap(table: pd.DataFrame, metric: str = "tar@far=1e-3", methods=None, tit
 def axis_curves(table: pd.DataFrame, metric: str = "tar@far=1e-3", axes=("pose", "occlusion", "resolution",
                 "expression"), methods=None, size=(2.6, 2.4)):
     """One panel per axis: ``metric`` per level (clean first where it is level 0 of the axis), a line per method."""
-    plt = _plt()
+    plt = pyplot()
     methods = list(methods or dict.fromkeys(table["method"]))
     fig, axs = plt.subplots(1, len(axes), figsize=(size[0] * len(axes), size[1]), sharey=True, squeeze=False)
     clean = table[table["axis"] == "clean"].set_index("method")[metric]
@@ -75,7 +75,7 @@ def axis_curves(table: pd.DataFrame, metric: str = "tar@far=1e-3", axes=("pose",
 
 def ranking_table(rank: pd.DataFrame, digits: int = 3, size=None):
     """The ranking (lib.crossmethod.protocol.ranking) drawn as a table figure."""
-    plt = _plt()
+    plt = pyplot()
     shown = rank.copy()
     for c in shown.columns:
         if c != "rank":
@@ -101,7 +101,7 @@ def ranking_table(rank: pd.DataFrame, digits: int = 3, size=None):
 def gain_intervals(ci: pd.DataFrame, metric: str = "tar@far=1e-3", baseline: str = "baseline", size=None):
     """Each method's gain over ``baseline`` (mean ``metric`` over the difficulty conditions) with its
     bootstrap interval over persons (lib.crossmethod.protocol.bootstrap_ranking), best first."""
-    plt = _plt()
+    plt = pyplot()
     shown = ci.drop(index=baseline, errors="ignore").sort_values("gain")
     y = np.arange(len(shown))
     fig, ax = plt.subplots(figsize=size or (5.2, 0.6 + 0.32 * len(shown)))

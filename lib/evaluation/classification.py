@@ -1,4 +1,4 @@
-"""FRA's evaluation (step3_FRA_evaluation.py, research/fra.md): an RBF SVM trained on
+"""FRA's evaluation (step3_FRA_evaluation.py, docs/fra.md): an RBF SVM trained on
 embeddings predicts pose, identity or emotion of held-out embeddings.
 
 One call = one target x one objective: accuracy, balanced accuracy, the confusion

@@ -1,6 +1,6 @@
 """Closed-set identification (SCface style): rank-1 and the CMC curve.
 
-SCface (research/lowres.md): the gallery is one high-resolution mugshot per identity,
+SCface (docs/lowres.md): the gallery is one high-resolution mugshot per identity,
 probes are surveillance images of gallery identities. With several gallery images per
 identity, an identity scores the maximum cosine similarity over its images. A probe's
 rank is 1 + the number of *other* identities scoring at least as high as its own (ties

@@ -4,7 +4,7 @@ Convention throughout: a pair is declared "same person" when ``score > threshold
 (scores are cosine similarities, higher = more alike). A score equal to the threshold is
 therefore rejected; FAR, TAR and accuracies below all use this one rule.
 
-The LFW protocol (``lfw_protocol``) follows the low-res thesis (research/lowres.md), which
+The LFW protocol (``lfw_protocol``) follows the low-res thesis (docs/lowres.md), which
 evaluates with FaceX-Zoo's ``test_protocol/lfw/lfw_evaluator.py``:
 
 - 10 folds; for each test fold the threshold is chosen on the 9 other folds by

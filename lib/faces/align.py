@@ -1,6 +1,6 @@
 """5-point similarity alignment to the 112x112 ArcFace template (insightface norm_crop), and
 the CelebA-C eye alignment and yaw measure on the 478-point MediaPipe FaceMesh (``eye_align``,
-``mesh_yaw``; research/inpainting.md).
+``mesh_yaw``; docs/inpainting.md).
 
 Point order everywhere: the eye on the image's left, the other eye, nose tip, the mouth
 corner on the image's left, the other mouth corner (YuNet's order; the template's order).
@@ -48,7 +48,7 @@ def align_face(image: np.ndarray, points5: np.ndarray, size: int = 112, margin: 
     return cv2.warpAffine(image, M, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-# --- CelebA-C eye alignment on the MediaPipe FaceMesh (research/inpainting.md) -------------------
+# --- CelebA-C eye alignment on the MediaPipe FaceMesh (docs/inpainting.md) -------------------
 # Mesh indices (MediaPipe FaceMesh with refine_landmarks=True, 478 points).
 MESH_IRIS = (468, 473)  # iris centres: the subject's right eye (image-left), the subject's left eye
 MESH_INNER_EYE_CORNERS = (133, 362)
@@ -91,7 +91,7 @@ def eye_align_transform(mesh478, size: int = 256, eye_distance: float = 70.0,
 
 def eye_align(image: np.ndarray, mesh478, size: int = 256, eye_distance: float = 70.0,
               eye_center: tuple[float, float] = EYE_ALIGN_CENTER) -> tuple[np.ndarray, np.ndarray]:
-    """CelebA-C alignment (research/inpainting.md): level the eyes, scale the iris distance to
+    """CelebA-C alignment (docs/inpainting.md): level the eyes, scale the iris distance to
     ``eye_distance`` pixels, a ``size`` x ``size`` canvas (bilinear; outside the photo is black,
     as upstream). Returns ``(crop, M)``; map mesh points into the crop with
     ``lib.data.sources.common.transform_points(mesh[:, :2], M)``."""

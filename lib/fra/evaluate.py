@@ -6,7 +6,7 @@ Two protocols, always reported side by side and labelled (DESIGN.md, "Evaluation
   (code/step3_FRA_evaluation.py) on the pairs FRA was trained on: the test targets of the
   baseline and augmented objectives are the very target embeddings FRA learnt to produce
   (the FRA code's identity split is commented out and its evaluation pairs are its
-  training pairs, research/fra.md), so the "augmented" gain is measured on training data.
+  training pairs, docs/fra.md), so the "augmented" gain is measured on training data.
   Reported so that our numbers can be compared with the paper's.
 - :func:`heldout_protocol` and :func:`pose_verification` -- **leakage-free**. Test
   identities only (seen neither by FRA nor by the FRL backbone); the gallery is each
@@ -33,8 +33,6 @@ from lib.evaluation.verification import DEFAULT_FARS
 TARGETS = ("identity", "emotion", "pose")
 # The FRA code's objectives 1, 2, 3 (its figure tags "preaugment", "gen_embed", "postaugment").
 OBJECTIVES = ("generated", "baseline", "augmented")
-# Identity-accuracy gains over the base FRL model on KDEF, in points (paper abstract).
-PUBLISHED_GAINS = {"magface": 9.52, "arcface": 10.04, "cosface": 16.60}
 MATCHES = ("row", "coordinate")
 YAW_EDGES = (0.0, 20.0, 50.0, 90.0)  # |yaw| buckets: near-frontal, half profile (KDEF 45, engine 30), full
 
@@ -183,6 +181,22 @@ def _classify(train_X, train_y, test_X, test_y, what: str, seed: int, svm: Mappi
 
 
 # ---------------------------------------------------------------------------- paper protocol
+def _check_targets(targets) -> None:
+    for target in targets:
+        if target not in TARGETS:
+            raise ValueError(f"unknown target {target!r}; choose from {TARGETS}")
+
+
+def _checked_generated(generated_emb, n_pairs: int, dim: int) -> np.ndarray:
+    """FRA's output as float64 (n_pairs, dim), finite."""
+    G = np.asarray(generated_emb, dtype=np.float64)
+    if G.ndim != 2 or G.shape != (n_pairs, dim):
+        raise ValueError(f"generated_emb must be (len(pairs), d) = ({n_pairs}, {dim}), got {G.shape}")
+    if not np.isfinite(G).all():
+        raise ValueError("generated_emb contains NaN or inf")
+    return G
+
+
 @runcache.memoized("fra/paper_protocol")
 def paper_protocol(real_emb, meta, pairs, generated_emb, *, targets: Sequence[str] = TARGETS, seed: int = 0,
                    shuffle: bool = True, match: str = "row", svm: Mapping | None = None) -> dict:
@@ -235,16 +249,10 @@ def paper_protocol(real_emb, meta, pairs, generated_emb, *, targets: Sequence[st
         ``accuracy`` (DataFrame, objectives x targets) and ``gain`` = {target: augmented
         minus baseline accuracy}.
     """
-    for target in targets:
-        if target not in TARGETS:
-            raise ValueError(f"unknown target {target!r}; choose from {TARGETS}")
+    _check_targets(targets)
     X = _embeddings(real_emb, meta, targets)
     inputs, tgt = _pair_rows(pairs, meta.index)
-    G = np.asarray(generated_emb, dtype=np.float64)
-    if G.ndim != 2 or G.shape != (len(inputs), X.shape[1]):
-        raise ValueError(f"generated_emb must be (len(pairs), d) = ({len(inputs)}, {X.shape[1]}), got {G.shape}")
-    if not np.isfinite(G).all():
-        raise ValueError("generated_emb contains NaN or inf")
+    G = _checked_generated(generated_emb, len(inputs), X.shape[1])
     order = np.random.default_rng(seed).permutation(len(inputs)) if shuffle else np.arange(len(inputs))
     sel = paper_rows(pairs, meta.index, order=order, emb=real_emb, match=match)
     labels = meta.index.to_numpy()
@@ -538,7 +546,7 @@ def pose_verification(real_emb, meta, generated, *, gallery_poses: Sequence[str]
 
 # ---------------------------------------------------------------------------- summary
 def gain_table(results: Mapping[str, Mapping[str, dict]]) -> pd.DataFrame:
-    """Identity accuracy per FRL source and protocol, the input of lib.plots.gain_bars.
+    """Identity accuracy per FRL source and protocol, the input of lib.fra.plots.gain_bars.
 
     Args:
         results: {source: {label: paper_protocol(...) or heldout_protocol(...) result}},

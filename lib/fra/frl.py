@@ -25,7 +25,7 @@ PRETRAINED = ("dlib", "sface")
 TRAINED = ("arcface", "cosface", "magface")
 SOURCES = PRETRAINED + TRAINED
 
-# How the FRA code (step1_generate_dataset.py) built and fed each user checkpoint (research/fra.md).
+# How the FRA code (step1_generate_dataset.py) built and fed each user checkpoint (docs/fra.md).
 CHECKPOINT_MODELS = {
     "magface": {"backbone": "magface_iresnet100", "preprocess": None},
     "arcface": {"backbone": "magface_iresnet100", "preprocess": {"channels": "BGR", "mean": 0.0, "std": 255.0}},

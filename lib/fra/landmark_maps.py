@@ -2,7 +2,7 @@
 
 What the published code does (soroushhashemifar/Face-Representation-Augmentation at 00a10e3,
 code/step1_generate_dataset.py ``get_landmarks`` and ``get_pose_image``, with mlxtend's
-``extract_face_landmarks``; research/fra.md), reproduced here step by step:
+``extract_face_landmarks``; docs/fra.md), reproduced here step by step:
 
 1. ``cv2.resize(img, (112, 112))`` (bilinear) of the raw image, then
    ``cv2.copyMakeBorder(img, 10, 10, 10, 10, cv2.BORDER_CONSTANT)``: a 132 x 132 image with a

@@ -1,12 +1,12 @@
 """FRA training pairs (posture, input, target) and the three triplet negatives, vectorised.
 
 The rule (soroushhashemifar/Face-Representation-Augmentation at 00a10e3, code/step1_generate_dataset.py,
-``prepare_final_database``; research/fra.md): for every image of person1 (emotion e, pose p)
+``prepare_final_database``; docs/fra.md): for every image of person1 (emotion e, pose p)
 and every person2 (person1 included), each image of person2 with emotion e is an INPUT, the
 image of person2 with emotion e and pose p is the TARGET, and the POSTURE map comes from the
 person1 image. Inputs and targets of one (posture, person2) block are crossed, input-major, so
 an input may be the target itself (input pose p). "Person" is the identity (KDEF: session +
-person, research/fra.md). Images whose landmark map failed are dropped from every role, as the
+person, docs/fra.md). Images whose landmark map failed are dropped from every role, as the
 code drops them from its database (``usable``).
 
 Stopping: the code scans person1 -> its images -> person2 in its database order and stops at

@@ -47,8 +47,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lib import io, provenance, runcache
-from lib.recognition.train import TrainingDiverged, load_training_checkpoint
+from lib import io, runcache
+from lib.checkpoint import Checkpointer, TrainingDiverged, load, save_atomic
 from lib.seeding import numpy_rng, seed_everything
 
 CHECKPOINT = "last.pt"
@@ -251,11 +251,66 @@ def _evaluate(model, maps_t, emb_t, rows_t, batch_size: int, margin: float, unit
     return {f"val_{k}": float(v) for k, v in zip(LOSS_TERMS, sums / len(rows_t))}
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
+def _epoch_pairs(pairs_t, negatives, epoch: int, n_maps: int, n_emb: int, device):
+    """The pairs of ``epoch``: their own negatives, or those ``negatives(epoch)`` redraws."""
     import torch
 
-    with io.atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    if negatives is None:
+        return pairs_t
+    neg = _check_index(np.asarray(negatives(epoch)), NEGATIVE_COLUMNS, n_maps, n_emb, f"negatives({epoch})")
+    if len(neg) != len(pairs_t):
+        raise ValueError(f"negatives({epoch}) returned {len(neg)} rows for {len(pairs_t)} pairs")
+    return torch.cat([pairs_t[:, :3], _tensor(neg, device)], 1)
+
+
+def _fra_step(cfg: FRAConfig, model, opt, maps_t, emb_t, rows_b, where: str, ckpt_path: Path) -> list:
+    """One optimiser step on the pair rows ``rows_b``; the batch's LOSS_TERMS values. A non-finite loss
+    stops training."""
+    import torch
+
+    terms = _batch_terms(model, maps_t, emb_t, rows_b, cfg.triplet_margin, cfg.triplet_unit)
+    values = torch.stack([terms[k].detach() for k in LOSS_TERMS]).tolist()
+    if not np.isfinite(values[0]):
+        raise TrainingDiverged(
+            f"{where}: loss is {values[0]} (bce {values[1]}, triplet {values[2]}); training stopped. The last "
+            f"good checkpoint is {ckpt_path if ckpt_path.is_file() else '(none yet)'}, kept. To fix: lower lr "
+            f"(now {cfg.lr}) or check the maps and embeddings")
+    opt.zero_grad(set_to_none=True)
+    terms["loss"].backward()
+    opt.step()
+    return values
+
+
+def _fra_models(cfg: FRAConfig, dim: int, device):
+    """The FRA model (channels_last), its Adam optimiser and the plateau scheduler."""
+    import torch
+
+    # channels_last: the autoencoder's convolutions ran ~1.4x faster on 2 CPU cores (same results
+    # up to float reduction order); also cuDNN's preferred layout.
+    model = build_model(cfg, dim).to(device, memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=cfg.plateau_factor,
+                                                       patience=cfg.plateau_patience, min_lr=cfg.min_lr)
+    return model, opt, sched
+
+
+def _fra_epoch(cfg: FRAConfig, model, opt, maps_t, emb_t, epoch_t, epoch: int, bar, ckpt_path: Path) -> np.ndarray:
+    """One epoch over the pairs ``epoch_t`` in the epoch's order; the summed LOSS_TERMS (x batch size)."""
+    import torch
+
+    n = len(epoch_t)
+    steps_per_epoch = -(-n // cfg.batch_size)
+    order = torch.from_numpy(numpy_rng(cfg.seed, "epoch", epoch).permutation(n)).to(epoch_t.device)
+    model.train()
+    sums = np.zeros(len(LOSS_TERMS))
+    for b in range(steps_per_epoch):
+        rows_b = epoch_t.index_select(0, order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
+        values = _fra_step(cfg, model, opt, maps_t, emb_t, rows_b, f"epoch {epoch + 1}, step {b + 1}/{steps_per_epoch}",
+                           ckpt_path)
+        sums += np.asarray(values) * len(rows_b)
+        bar.update(1)
+        bar.set_postfix(loss=f"{values[0]:.3f}", refresh=False)
+    return sums
 
 
 def train_fra(maps, embeddings, pairs: pd.DataFrame, cfg: FRAConfig = FRAConfig(), *, work_dir,
@@ -289,44 +344,25 @@ def train_fra(maps, embeddings, pairs: pd.DataFrame, cfg: FRAConfig = FRAConfig(
     work_dir = Path(work_dir)
     seed_everything(cfg.seed, threads=cfg.threads)
     device = select_device(cfg.device)
-    # channels_last: the autoencoder's convolutions ran ~1.4x faster on 2 CPU cores (same results
-    # up to float reduction order); also cuDNN's preferred layout.
-    model = build_model(cfg, dim).to(device, memory_format=torch.channels_last)
+    model, opt, sched = _fra_models(cfg, dim, device)
     maps_t, emb_t, pairs_t = _tensor(maps_np, device), _tensor(emb_np, device), _tensor(pair_np, device)
     val_t = None if val_np is None else _tensor(val_np, device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=cfg.plateau_factor,
-                                                       patience=cfg.plateau_patience, min_lr=cfg.min_lr)
 
     n = len(pair_np)
     steps_per_epoch = -(-n // cfg.batch_size)  # the code's DataLoader keeps the last, smaller batch
     config_key = {**cfg.key(), "n_maps": n_maps, "n_embeddings": n_emb, "identity_dim": dim,
                   "pairs_sha256": _sha256(pair_np), "val_pairs_sha256": None if val_np is None else _sha256(val_np),
                   "negatives_per_epoch": negatives is not None}
-    config_hash = provenance.config_hash(config_key)
-    ckpt_path = work_dir / CHECKPOINT
+    ckpt = Checkpointer(work_dir / CHECKPOINT, config_key, unit="epoch", what="FRA")
+    ckpt_path, parts = ckpt.path, {"model": model, "optimizer": opt, "scheduler": sched}
     epoch, rows, resumed = 0, [], None
-    if ckpt_path.is_file():
-        state = load_training_checkpoint(ckpt_path)
-        if state.get("config_hash") == config_hash:
-            model.load_state_dict(state["model"]), opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["torch_rng"])
-            if device.type == "cuda" and "cuda_rng" in state:
-                torch.cuda.set_rng_state(state["cuda_rng"], device)
-            epoch = resumed = int(state["epoch"])
-            rows = list(state["history"])
+    if (state := ckpt.read()) is not None:
+        epoch = resumed = ckpt.restore(state, parts, device)
+        rows = list(state["history"])
 
     def checkpoint(done: int) -> None:
-        if not all(torch.isfinite(p).all() for p in model.parameters()):
-            raise TrainingDiverged(f"epoch {done}: parameters are not finite; the last good checkpoint is "
-                                   f"{ckpt_path} (kept). To fix: lower lr (now {cfg.lr})")
-        state = {"config_hash": config_hash, "config": config_key, "epoch": done, "model": model.state_dict(),
-                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                 "torch_rng": torch.get_rng_state(), "history": rows}
-        if device.type == "cuda":
-            state["cuda_rng"] = torch.cuda.get_rng_state(device)
-        _save_checkpoint(ckpt_path, state)
+        ckpt.save(done, parts, check=[model], extra={"history": rows}, device=device,
+                  diverged=f"To fix: lower lr (now {cfg.lr})")
         io.write_text(work_dir / HISTORY, pd.DataFrame(rows).to_csv(index=False))
 
     last = cfg.epochs if max_epochs is None else min(cfg.epochs, max_epochs)
@@ -334,34 +370,10 @@ def train_fra(maps, embeddings, pairs: pd.DataFrame, cfg: FRAConfig = FRAConfig(
                unit="step", disable=not progress)
     try:
         while epoch < last:
-            epoch_t = pairs_t
-            if negatives is not None:
-                neg = _check_index(np.asarray(negatives(epoch)), NEGATIVE_COLUMNS, n_maps, n_emb,
-                                   f"negatives({epoch})")
-                if len(neg) != n:
-                    raise ValueError(f"negatives({epoch}) returned {len(neg)} rows for {n} pairs")
-                epoch_t = torch.cat([pairs_t[:, :3], _tensor(neg, device)], 1)
-            order = torch.from_numpy(numpy_rng(cfg.seed, "epoch", epoch).permutation(n)).to(device)
-            model.train()
+            epoch_t = _epoch_pairs(pairs_t, negatives, epoch, n_maps, n_emb, device)
             lr = opt.param_groups[0]["lr"]
-            sums = np.zeros(len(LOSS_TERMS))
             t0 = time.perf_counter()
-            for b in range(steps_per_epoch):
-                rows_b = epoch_t.index_select(0, order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
-                terms = _batch_terms(model, maps_t, emb_t, rows_b, cfg.triplet_margin, cfg.triplet_unit)
-                values = torch.stack([terms[k].detach() for k in LOSS_TERMS]).tolist()
-                if not np.isfinite(values[0]):
-                    raise TrainingDiverged(
-                        f"epoch {epoch + 1}, step {b + 1}/{steps_per_epoch}: loss is {values[0]} (bce {values[1]}, "
-                        f"triplet {values[2]}); training stopped. The last good checkpoint is "
-                        f"{ckpt_path if ckpt_path.is_file() else '(none yet)'}, kept. To fix: lower lr (now {cfg.lr}) "
-                        f"or check the maps and embeddings")
-                opt.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                opt.step()
-                sums += np.asarray(values) * len(rows_b)
-                bar.update(1)
-                bar.set_postfix(loss=f"{values[0]:.3f}", refresh=False)
+            sums = _fra_epoch(cfg, model, opt, maps_t, emb_t, epoch_t, epoch, bar, ckpt_path)
             seconds = time.perf_counter() - t0
             epoch += 1
             row = {"epoch": epoch, "step": epoch * steps_per_epoch, **dict(zip(LOSS_TERMS, (sums / n).tolist())),
@@ -376,15 +388,13 @@ def train_fra(maps, embeddings, pairs: pd.DataFrame, cfg: FRAConfig = FRAConfig(
         bar.close()
     model.eval()
     if epoch >= cfg.epochs:
-        _save_checkpoint(work_dir / FINAL, {"model": model.state_dict(), "identity_dim": dim, "config": config_key})
+        save_atomic(work_dir / FINAL, {"model": model.state_dict(), "identity_dim": dim, "config": config_key})
     return FRAResult(model.cpu(), pd.DataFrame(rows), work_dir, resumed)
 
 
 def load_fra(path, cfg: FRAConfig):
     """The FRA model saved as ``model.pt`` by ``train_fra`` (eval mode, CPU)."""
-    import torch
-
-    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    state = load(Path(path), "FRA")
     model = build_model(cfg, int(state["identity_dim"]))
     model.load_state_dict(state["model"])
     return model.eval()

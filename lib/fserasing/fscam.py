@@ -1,6 +1,6 @@
 """FS-CAM (gsisaoki/FSErasing cam/fscam.py) and Grad-CAM for a trained FR classifier.
 
-FS-CAM as published (research/fserasing.md): parse x into binary masks M_c (c = 0..24); run the
+FS-CAM as published (docs/fserasing.md): parse x into binary masks M_c (c = 0..24); run the
 classifier on x * M_c (only region c kept, the rest 0 in NORMALISED space) and take
 s_c = ReLU(p(target | x * M_c)), target = the class predicted for x; saliency = sum_c s_c M_c,
 min-max normalised. (Score-CAM with semantic regions.) The classifier is the backbone and the

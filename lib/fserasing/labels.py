@@ -4,7 +4,7 @@ The class ids, names and palette are the engine's (lib/data/engine/labels.py), r
 here: one definition for the whole companion. The engine already gives exact labels
 (``fs.array("parsing")``); this module is the paper's labelling method for real photos
 (FaceSynthetics, CelebA, LFW): run MediaPipe Face Mesh (468 + 10 iris points) and paint
-the classes from the mesh (research/fserasing.md: "generated automatically on
+the classes from the mesh (docs/fserasing.md: "generated automatically on
 FaceSynthetics ... using MediaPipe Face Mesh 468 landmarks"; the published repo does not
 contain that code, and the polygons are not published).
 

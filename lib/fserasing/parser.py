@@ -1,6 +1,6 @@
 """The face parser of FSErasing: a U-Net with a ResNet-18 encoder, 25 classes.
 
-Published (research/fserasing.md, README "Face parsing model"): U-Net whose encoder is a
+Published (docs/fserasing.md, README "Face parsing model"): U-Net whose encoder is a
 ResNet-18 (stem 3x3 stride 1, four stages of two BasicBlocks), transposed-conv decoder with
 skips, 1x1 conv to 25 classes; trained on 88,084 aligned 112x112 FaceSynthetics images.
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from lib.plots import _plt
+from lib.plots import pyplot
 
 
 def per_class_bars(values: dict, palette, xlabel: str, title: str | None = None, nan_label: str = "absent"):
     """Horizontal bars per class name ({name: value or {series: value}}), coloured with the palette
     (one series) or grouped (several series); NaN classes are labelled ``nan_label``."""
-    plt = _plt()
+    plt = pyplot()
     names = list(values)
     series = isinstance(next(iter(values.values()), None), dict)
     keys = list(next(iter(values.values()))) if series else [None]
@@ -45,7 +45,7 @@ def augmentation_bars(table, title: str | None = None):
     ``table``: lib.fserasing.evaluate.results_table."""
     import seaborn as sns
 
-    plt = _plt()
+    plt = pyplot()
     heads = list(dict.fromkeys(table["head"]))
     fig, axes = plt.subplots(len(heads), 2, figsize=(8.4, 2.6 * len(heads)), squeeze=False)
     for r, head in enumerate(heads):
@@ -73,7 +73,7 @@ def augmentation_bars(table, title: str | None = None):
 
 def saliency_grid(images, maps: dict, titles=None, cell: float = 1.35, alpha: float = 0.5):
     """Rows: the images, then each saliency method (overlaid in jet); ``maps`` {row name: (N, H, W)}."""
-    plt = _plt()
+    plt = pyplot()
     n = len(images)
     rows = ["image", *maps]
     fig, axes = plt.subplots(len(rows), n, figsize=(cell * n + 0.8, cell * len(rows)), squeeze=False)

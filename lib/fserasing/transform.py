@@ -11,8 +11,8 @@ As published (``FSErasing.__call__(img, index, flip)``, read from the repository
   classes. A class absent from the image erases nothing (no redraw). With a parser that finds
   about 10 of the 25 classes in an image, most published draws erase nothing;
 - each chosen class is filled, on the NORMALISED tensor: ``'random'`` = per-pixel per-channel
-  ``uniform_()`` i.e. U[0, 1) (the code; research/fserasing.md says N(0, 1), the code draws
-  uniform), ``'random_1'`` = one N(0, 1) colour per channel, ``'random_mix'`` = a fair coin per
+  ``uniform_()`` i.e. U[0, 1) (the code; the README says N(0, 1), the code draws uniform;
+  docs/fserasing.md), ``'random_1'`` = one N(0, 1) colour per channel, ``'random_mix'`` = a fair coin per
   class between the two, an int/float = that constant.
 
 Departure, on by default (``among="present"``): the classes are drawn among those PRESENT in the

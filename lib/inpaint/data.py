@@ -1,7 +1,7 @@
 """Data for the inpainting GAN: the published yaw filter, resizing to the generator's input,
 CelebA-C damage at that size. Introduced by notebooks/02_inpainting.ipynb.
 
-- ``yaw_from_mesh``: the original's yaw check (utils/image_processing.py, research/inpainting.md):
+- ``yaw_from_mesh``: the original's yaw check (utils/image_processing.py, docs/inpainting.md):
   yaw = atan2(nose tip (mesh point 1).x - midpoint of the inner eye corners (133, 362).x,
   inner-eye distance), in degrees; the original rejects |yaw| > 20.
 - ``resize``: aligned faces to the generator's input size (INTER_AREA down, INTER_LINEAR up).

@@ -1,7 +1,7 @@
 """The inpainting GAN of Plesko et al. (BIOSIG 2023): V-Net generator and CNN discriminator.
 
 Introduced by notebooks/02_inpainting.ipynb. Ported from filipplesko/Facial_image_reconstruction
-(research/inpainting.md):
+(docs/inpainting.md):
 
 - ``VNet``: ``models/generator.py`` calls keras_unet_collection ``vnet_2d(filter_num=[64, 128,
   256, 512, 512], n_labels=3, res_num_ini=2, res_num_max=2, activation="ReLU",
@@ -10,7 +10,7 @@ Introduced by notebooks/02_inpainting.ipynb. Ported from filipplesko/Facial_imag
   2x2 stride-2 conv + BN + ReLU down (``stride_conv``), stride-2 transposed conv + BN + ReLU
   up, concat the encoder skip, residual stack added to the upsampled tensor; 1x1 conv, sigmoid.
   The kernel of the transposed conv is 2 in keras_unet_collection's current ``vnet_2d`` and 3
-  in the notes (research/inpainting.md); ``up_kernel`` picks, default 3: it gives the published
+  in the notes (docs/inpainting.md); ``up_kernel`` picks, default 3: it gives the published
   26.06 M parameters (2 gives 23.88 M).
 - ``Discriminator``: ``models/discriminator.py`` verbatim: five stages of conv3x3 then a
   strided conv (5x5/5x5/3x3/3x3, stride 2, no bias), BN from stage 2, LeakyReLU(0.3) (Keras'

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from lib.plots import _plt
+from lib.plots import pyplot
 
 
 def quality_table(table, title: str | None = None, size=(6.4, 2.6)):
     """``table``: DataFrame indexed by condition with columns psnr, ssim, psnr_mask, ssim_mask."""
-    plt = _plt()
+    plt = pyplot()
     cols = [c for c in ("psnr", "psnr_mask", "ssim", "ssim_mask") if c in table.columns]
     if not cols:
         raise ValueError(f"table needs psnr/ssim columns; got {list(table.columns)}")
@@ -41,7 +41,7 @@ def tar_bars(report, target_far: float = 1e-3, title: str | None = None, size=(6
     """``report``: DataFrame with columns recogniser, condition, target_far, tar, far (obtained)."""
     import seaborn as sns
 
-    plt = _plt()
+    plt = pyplot()
     need = {"recogniser", "condition", "target_far", "tar", "far"}
     if not need <= set(report.columns):
         raise ValueError(f"report needs columns {sorted(need)}; got {list(report.columns)}")
@@ -65,7 +65,7 @@ def tar_bars(report, target_far: float = 1e-3, title: str | None = None, size=(6
 
 def before_after(rows: dict, n: int = 6, cell: float = 1.1):
     """``rows`` = {name: uint8 (N, H, W, 3)}: one row per name, the first ``n`` images."""
-    plt = _plt()
+    plt = pyplot()
     names = list(rows)
     n = min(n, *(len(v) for v in rows.values()))
     fig, axes = plt.subplots(len(names), n, figsize=(cell * n + 0.8, cell * len(names)), squeeze=False)

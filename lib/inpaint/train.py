@@ -1,7 +1,7 @@
 """Training of the inpainting GAN (and its generator-only ablation), resumable and cached.
 
 Introduced by notebooks/02_inpainting.ipynb. The step follows models/gan.py of
-filipplesko/Facial_image_reconstruction (research/inpainting.md):
+filipplesko/Facial_image_reconstruction (docs/inpainting.md):
 
 1. ``fake = G(damaged)``;
 2. one discriminator step (``DISC_EXTRA_STEP = 1``): ``0.5 * (BCE(D(real), 0.875) + BCE(D(fake), 0.125))``,
@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lib import io, provenance, runcache
+from lib import io, runcache
+from lib.checkpoint import Checkpointer, TrainingDiverged, load, save_atomic
 from lib.inpaint import data as idata
 from lib.inpaint import losses
 from lib.inpaint.model import Discriminator, VNet, create_generator, variant
@@ -175,19 +176,59 @@ def fast_kernels(threads: int | None = None):
         torch.set_num_threads(before)
 
 
-def _load(path: Path) -> dict:
-    import torch
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling problem means the file is unusable
-        raise RuntimeError(f"{path}: cannot be read as an inpainting checkpoint ({err}). To fix: delete it") from err
-
-
 def train(cfg: InpaintConfig, images, *, work_dir, progress: bool = True, max_steps: int | None = None) -> InpaintResult:
     """Train ``cfg.variant`` (see :func:`_train`), with torch's slow deterministic mode off (:func:`fast_kernels`)."""
     with fast_kernels(cfg.threads):
         return _train(cfg, images, work_dir=work_dir, progress=progress, max_steps=max_steps)
+
+
+def _models(cfg: InpaintConfig, device):
+    """Generator, discriminator (None without the adversarial loss) and their Adam optimisers, on ``device``."""
+    import torch
+
+    g, d = build(cfg)
+    g.to(device)
+    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, 0.999))
+    opt_d = None
+    if d is not None:
+        d.to(device)
+        opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, 0.999))
+    return g, d, opt_g, opt_d
+
+
+def _gan_step(cfg: InpaintConfig, real_all, idx, epoch: int, models, device, sums: dict, where: str, ckpt: Path):
+    """One step on rows ``idx``: damage them (the epoch's masks), a discriminator step when there is one,
+    then a generator step; the batch's terms are added to ``sums``."""
+    import torch
+
+    g, d, opt_g, opt_d = models
+    damaged, masks = idata.damage(real_all[idx], cfg.seed, f"train{epoch}", ids=idx)
+    real = to_tensor(real_all[idx], device=device)
+    inp = to_tensor(damaged, masks if g.in_channels == 4 else None, device=device)
+    fake = g(inp)
+    adv_logits = None
+    if d is not None:
+        real_logits, fake_logits = d(real), d(fake.detach())
+        d_loss = losses.discriminator_loss(real_logits, fake_logits, cfg.label_smoothing)
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        d.requires_grad_(False)
+        adv_logits = d(fake)
+        d.requires_grad_(True)
+        sums["d_loss"] += d_loss.item()
+        sums["d_real"] += torch.sigmoid(real_logits).mean().item()
+        sums["d_fake"] += torch.sigmoid(fake_logits).mean().item()
+    gl = losses.generator_loss(adv_logits, fake, real, adv_weight=cfg.adv_weight, pixel_weight=cfg.pixel_weight,
+                               smoothing=cfg.label_smoothing, reduction=cfg.pixel_reduction)
+    if not torch.isfinite(gl["total"]):
+        raise TrainingDiverged(f"{where}: generator loss is {gl['total'].item()}; the last good checkpoint is "
+                               f"{ckpt if ckpt.is_file() else '(none yet)'}. To fix: lower lr_g (now {cfg.lr_g})")
+    opt_g.zero_grad(set_to_none=True)
+    gl["total"].backward()
+    opt_g.step()
+    sums["adversarial"] += gl["adversarial"].item()
+    sums["pixel"] += losses.pixel_loss(fake.detach(), real).item()  # always the mean MSE
 
 
 def _train(cfg: InpaintConfig, images, *, work_dir, progress: bool = True, max_steps: int | None = None) -> InpaintResult:
@@ -200,7 +241,6 @@ def _train(cfg: InpaintConfig, images, *, work_dir, progress: bool = True, max_s
     from tqdm import tqdm
 
     from lib.device import select_device
-    from lib.recognition.train import TrainingDiverged
 
     real_all = idata.resize(images, cfg.size)
     if len(real_all) < cfg.batch_size:
@@ -209,38 +249,22 @@ def _train(cfg: InpaintConfig, images, *, work_dir, progress: bool = True, max_s
     work_dir = Path(work_dir)
     seed_everything(cfg.seed, deterministic=False)
     device = select_device(cfg.device)
-    g, d = build(cfg)
-    g.to(device)
-    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, 0.999))
-    opt_d = None
-    if d is not None:
-        d.to(device)
-        opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, 0.999))
-    masked = g.in_channels == 4
+    g, d, opt_g, opt_d = _models(cfg, device)
     n = len(real_all)
     steps_per_epoch = n // cfg.batch_size  # drop_last, as the original's steps_per_epoch = N // 32
     total = cfg.epochs * steps_per_epoch
-    key_hash = provenance.config_hash({**cfg.key(), "n": n, "data": hashlib.sha256(real_all.tobytes()).hexdigest()})
-    ckpt = work_dir / CHECKPOINT
+    checkpointer = Checkpointer(work_dir / CHECKPOINT, {**cfg.key(), "n": n,
+                                                         "data": hashlib.sha256(real_all.tobytes()).hexdigest()},
+                                what="inpainting")
+    ckpt = checkpointer.path
+    parts = {"generator": g, "opt_g": opt_g, "discriminator": d, "opt_d": opt_d}
     step, rows, resumed = 0, [], None
-    if ckpt.is_file():
-        state = _load(ckpt)
-        if state.get("config_hash") == key_hash:
-            g.load_state_dict(state["generator"]), opt_g.load_state_dict(state["opt_g"])
-            if d is not None:
-                d.load_state_dict(state["discriminator"]), opt_d.load_state_dict(state["opt_d"])
-            torch.set_rng_state(state["torch_rng"])
-            step = resumed = int(state["step"])
-            rows = pd.read_csv(work_dir / HISTORY).to_dict("records") if (work_dir / HISTORY).is_file() else []
+    if (state := checkpointer.read()) is not None:
+        step = resumed = checkpointer.restore(state, parts)
+        rows = pd.read_csv(work_dir / HISTORY).to_dict("records") if (work_dir / HISTORY).is_file() else []
 
     def checkpoint(at: int) -> None:
-        if not all(torch.isfinite(p).all() for m in (g, d) if m is not None for p in m.parameters()):
-            raise TrainingDiverged(f"step {at}: parameters are not finite; the last good checkpoint {ckpt} is kept")
-        with io.atomic_path(ckpt) as tmp:
-            torch.save({"config_hash": key_hash, "config": cfg.key(), "step": at, "generator": g.state_dict(),
-                        "opt_g": opt_g.state_dict(), "discriminator": d.state_dict() if d is not None else {},
-                        "opt_d": opt_d.state_dict() if opt_d is not None else {},
-                        "torch_rng": torch.get_rng_state()}, tmp)
+        checkpointer.save(at, parts, check=[g, d], diverged=f"To fix: lower lr_g (now {cfg.lr_g})")
         if rows:
             io.write_text(work_dir / HISTORY, pd.DataFrame(rows).to_csv(index=False))
 
@@ -257,37 +281,9 @@ def _train(cfg: InpaintConfig, images, *, work_dir, progress: bool = True, max_s
                 if max_steps is not None and step >= max_steps:
                     break
                 idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-                damaged, masks = idata.damage(real_all[idx], cfg.seed, f"train{epoch}", ids=idx)
-                real = to_tensor(real_all[idx], device=device)
-                inp = to_tensor(damaged, masks if masked else None, device=device)
-                fake = g(inp)
-                if d is not None:
-                    real_logits, fake_logits = d(real), d(fake.detach())
-                    d_loss = losses.discriminator_loss(real_logits, fake_logits, cfg.label_smoothing)
-                    opt_d.zero_grad(set_to_none=True)
-                    d_loss.backward()
-                    opt_d.step()
-                    d.requires_grad_(False)
-                    adv_logits = d(fake)
-                    d.requires_grad_(True)
-                    sums["d_loss"] += d_loss.item()
-                    sums["d_real"] += torch.sigmoid(real_logits).mean().item()
-                    sums["d_fake"] += torch.sigmoid(fake_logits).mean().item()
-                else:
-                    adv_logits = None
-                gl = losses.generator_loss(adv_logits, fake, real, adv_weight=cfg.adv_weight,
-                                           pixel_weight=cfg.pixel_weight, smoothing=cfg.label_smoothing,
-                                           reduction=cfg.pixel_reduction)
-                if not torch.isfinite(gl["total"]):
-                    raise TrainingDiverged(f"step {step} (epoch {epoch}): generator loss is {gl['total'].item()}; the "
-                                           f"last good checkpoint is {ckpt if ckpt.is_file() else '(none yet)'}. "
-                                           f"To fix: lower lr_g (now {cfg.lr_g})")
-                opt_g.zero_grad(set_to_none=True)
-                gl["total"].backward()
-                opt_g.step()
+                _gan_step(cfg, real_all, idx, epoch, (g, d, opt_g, opt_d), device, sums,
+                          f"step {step} (epoch {epoch})", ckpt)
                 step, done = step + 1, done + 1
-                sums["adversarial"] += gl["adversarial"].item()
-                sums["pixel"] += losses.pixel_loss(fake.detach(), real).item()  # always the mean MSE
                 bar.update(1)
                 if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step % steps_per_epoch:
                     checkpoint(step)
@@ -308,14 +304,13 @@ def _train(cfg: InpaintConfig, images, *, work_dir, progress: bool = True, max_s
     if d is not None:
         d.eval()
     if step >= total:
-        with io.atomic_path(work_dir / FINAL) as tmp:
-            torch.save({"generator": g.state_dict(), "config": cfg.key()}, tmp)
+        save_atomic(work_dir / FINAL, {"generator": g.state_dict(), "config": cfg.key()})
     return InpaintResult(g.cpu(), d.cpu() if d is not None else None, pd.DataFrame(rows), work_dir, resumed)
 
 
 def load_generator(path, cfg: InpaintConfig) -> VNet:
     """A generator saved by :func:`train` (``generator.pt``), in eval mode."""
-    state = _load(Path(path))
+    state = load(Path(path), "inpainting")
     g, _ = build(cfg)
     g.load_state_dict(state["generator"])
     return g.eval()

@@ -1,4 +1,4 @@
-"""Low-resolution face recognition (notebooks/04_lowres.ipynb; research/lowres.md).
+"""Low-resolution face recognition (notebooks/04_lowres.ipynb; docs/lowres.md).
 
 - ``crb``: the Cross-Resolution Batch and AdaFace's low-resolution augmentation (batch hooks);
 - ``margins``: Approach1/Approach2 per-sample margins for the ``adaptive_arcface`` head;

@@ -1,6 +1,6 @@
 """Resolution degradations as ``lib.recognition.train`` batch hooks (04_lowres).
 
-Cross-Resolution Batch (research/lowres.md, the thesis): half of every batch is downsampled
+Cross-Resolution Batch (docs/lowres.md, the thesis): half of every batch is downsampled
 112 -> 16 and upsampled back to 112 with linear interpolation. The published code reached that
 state in three ways (the Jan code made later batches all-LR by accident; one notebook used
 ``index % 2``; a dataset version drew t from {56, 28, 14, 7} per image); here, as the thesis

@@ -1,4 +1,4 @@
-"""DeriveNet fine-tuning from the ArcFace model (04_lowres; research/lowres.md).
+"""DeriveNet fine-tuning from the ArcFace model (04_lowres; docs/lowres.md).
 
 The low-res project's ``finetuning/derive_net.py`` + ``head/dmargin.py`` (after Singh et al.,
 "DeriveNet for (very) low resolution image classification", TPAMI 2021):

@@ -5,7 +5,7 @@ The hooks here return ``(images, margins)``, which ``lib.recognition.train`` han
 margin m_i, s=64, theta + m clamped to pi as the low-res code).
 
 - Approach1: m = 0.5 for the low-resolution samples of the Cross-Resolution Batch, 0.35 for
-  the others (research/lowres.md).
+  the others (docs/lowres.md).
 - Approach2: m_i = 1 / mean|Laplacian(img)|: ``cv2.Laplacian(img, cv2.CV_64F)`` (ksize 1, the
   4-neighbour kernel) on the uint8 112x112x3 image, absolute value averaged over pixels and
   channels (the original's ``get_sharpness``: ``1 / np.average(np.sqrt(lap ** 2))``). Thesis:

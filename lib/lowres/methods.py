@@ -13,7 +13,7 @@ seed, the epoch permutations and the mirror flips; only the head and the batch h
 | adaface | adaface | AdaFace's low-res augmentation (p 0.2) | ``fr/adaface`` |
 | octuplet, derivenet | fine-tuned from arcface | own loops | ``lowres/<method>/`` |
 
-Departures from the thesis (research/lowres.md): the plain heads are the field's (arcface
+Departures from the thesis (docs/lowres.md): the plain heads are the field's (arcface
 m=0.5 s=64, cosface m=0.4 s=64, SphereFace the original A-Softmax) so that the ArcFace and
 CosFace models are the ones every notebook shares; the thesis' variants (ArcFace m=0.35,
 CosFace s=30 m=0.35, SphereFace s=32 cos(0.35 theta)) are one parameter away:

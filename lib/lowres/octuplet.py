@@ -1,4 +1,4 @@
-"""Octuplet loss fine-tuning from the ArcFace model (04_lowres; research/lowres.md).
+"""Octuplet loss fine-tuning from the ArcFace model (04_lowres; docs/lowres.md).
 
 The low-res project's ``finetuning/octuplet.py`` (after Knoche et al., "Octuplet loss", 2022):
 each item is an anchor a and a positive p of one identity and four negatives n1..n4 from four

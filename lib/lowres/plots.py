@@ -11,19 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lib.plots import _plt
+from lib.lowres.published import TABLE4
+from lib.plots import pyplot
 
-# The thesis' Table 4 (research/lowres.md): tests x methods; QMUL is accuracy there.
-THESIS_TABLE4 = pd.DataFrame(
-    {"cosface": [.979, .9801, .9721, .9266, .7543, .6411, .6873, .9336, .9229],
-     "sphereface": [.9641, .9625, .9025, .7155, .5926, .5953, .1253, .3487, .5654],
-     "arcface": [.9773, .97399, .96933, .9189, .74666, .6303, .7349, .95679, .9322],
-     "octuplet": [.9208, .9211, .9135, .8616, .7375, .6602, .5095, .6296, .4175],
-     "derivenet": [.9878, .9873, .9471, .7103, .5708, .5618, .346, .8302, .9583],
-     "adaface": [.9906, .9869, .9685, .6321, .5653, .5324, .50634, .96913, .99691],
-     "approach1": [.977, .974, .969, .9236, .7685, .6281, .7539, .9506, .9491],
-     "approach2": [.9623, .9645, .9584, .9138, .7905, .7125, .7492, .9182, .8104]},
-    index=["LFW 112", "LFW 56", "LFW 28", "LFW 14", "LFW 7", "QMUL acc", "SCface d1", "SCface d2", "SCface d3"]).T
 TESTS = {"LFW 112": "lfw.112", "LFW 56": "lfw.56", "LFW 28": "lfw.28", "LFW 14": "lfw.14", "LFW 7": "lfw.7",
          "QMUL acc": "qmul.acc", "SCface d1": "scface.d1", "SCface d2": "scface.d2", "SCface d3": "scface.d3"}
 
@@ -31,7 +21,7 @@ TESTS = {"LFW 112": "lfw.112", "LFW 56": "lfw.56", "LFW 28": "lfw.28", "LFW 14":
 def accuracy_vs_resolution(results: dict, labels: dict | None = None, resolutions=(7, 14, 28, 56, 112),
                            title: str | None = None, size=(5.2, 3.6)):
     """``results`` = {method: flat metrics with lfw.<t> and lfw_se.<t>}; error bars = the standard error."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=size)
     cmap = plt.get_cmap("tab20")
     for k, (method, r) in enumerate(results.items()):
@@ -56,11 +46,11 @@ def ours_table(results: dict) -> pd.DataFrame:
     return pd.DataFrame({test: {m: r.get(key, np.nan) for m, r in results.items()} for test, key in TESTS.items()})
 
 
-def table4_heatmaps(ours: pd.DataFrame, thesis: pd.DataFrame = THESIS_TABLE4, title: str | None = None):
+def table4_heatmaps(ours: pd.DataFrame, thesis: pd.DataFrame = TABLE4, title: str | None = None):
     """Two heatmaps with one colour scale: ours (all methods) and the thesis (its eight methods)."""
     import seaborn as sns
 
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.32 * len(ours) + 1.6),
                              gridspec_kw={"width_ratios": [1, 1]})
     for ax, (name, table) in zip(axes, [("ours", ours), ("thesis (Table 4)", thesis)]):
@@ -77,7 +67,7 @@ def table4_heatmaps(ours: pd.DataFrame, thesis: pd.DataFrame = THESIS_TABLE4, ti
 
 def margin_distributions(margins: dict, bounds=None, title: str | None = None, size=(4.4, 3.0)):
     """Histograms of Approach2 margins per group (e.g. {"HR (112)": m, "LR (16)": m}); dashed lines at ``bounds``."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=size)
     allv = np.concatenate([np.asarray(v) for v in margins.values()])
     bins = np.linspace(0, float(np.percentile(allv, 99.5)) * 1.05, 50)

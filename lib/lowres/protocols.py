@@ -1,4 +1,4 @@
-"""Evaluation protocols of 04_lowres on held-out identities (research/lowres.md).
+"""Evaluation protocols of 04_lowres on held-out identities (docs/lowres.md).
 
 Three tests, each a pure function of an ``embed_fn(images_uint8) -> (N, D)`` and its data:
 

@@ -12,8 +12,8 @@ Every head normalises the embeddings (``eps``, so a zero embedding gives cosine 
 the class weights, clamps cosines to ``[-1 + eps, 1 - eps]`` before ``acos`` and applies its
 margin to the target column only. ``HeadOutput.logits`` are the scaled logits fed to
 ``F.cross_entropy``; ``HeadOutput.cos`` the plain cosines (argmax = predicted class);
-``HeadOutput.loss`` includes any regulariser (MagFace ``g``). Formulas: research/heads.md and
-research/lowres.md; the sources are cited at each class.
+``HeadOutput.loss`` includes any regulariser (MagFace ``g``). Formulas: docs/heads.md and
+docs/lowres.md; the sources are cited at each class.
 
 Choices between variants of the originals (each is a keyword, so either form can be had):
 

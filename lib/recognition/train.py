@@ -46,17 +46,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lib import io, provenance, runcache
+from lib import io, runcache
+from lib.checkpoint import Checkpointer, TrainingDiverged, load, save_atomic  # noqa: F401 (TrainingDiverged: re-exported)
 from lib.data.degrade import wild
 from lib.seeding import numpy_rng, seed_everything
 
 CHECKPOINT = "last.pt"
 FINAL = "model.pt"
 HISTORY = "history.csv"
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 def checked_step(opt, loss, what: str, lr: float) -> None:
@@ -203,35 +200,19 @@ def _init_distributed(device_name: str):
     return _Dist(tdist.get_rank(), tdist.get_world_size(), local), device
 
 
-# ------------------------------------------------------------------------------ checkpoints
-
-def _save_checkpoint(path: Path, state: dict) -> None:
-    import torch
-
-    with io.atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
 def load_training_checkpoint(path: Path) -> dict:
-    """A ``last.pt`` written by ``train`` (torch.load with weights_only=True)."""
-    import torch
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling problem means the file is unusable
-        raise RuntimeError(f"{path}: cannot be read as a training checkpoint ({err}). To fix: delete it to "
-                           f"train from scratch") from err
-
-
-def _finite_params(*modules) -> bool:
-    import torch
-
-    return all(torch.isfinite(p).all() for m in modules for p in m.parameters())
+    """A ``last.pt`` written by ``train`` (lib.checkpoint)."""
+    return load(path, "training")
 
 
 # ------------------------------------------------------------------------------------ train
 
-def _check_data(images, labels) -> tuple[np.ndarray, int]:
+def _check_data(images, labels, cfg: TrainConfig | None = None, background=None) -> tuple[np.ndarray, int]:
+    """(int64 labels, number of classes) of valid training data; ``cfg``/``background``: checked too."""
+    if cfg is not None and cfg.photometric not in ("wild", "none"):
+        raise ValueError(f"photometric must be 'wild' or 'none', got {cfg.photometric!r}")
+    if background is not None and getattr(background, "shape", None) != getattr(images, "shape", (None,) * 4)[:3]:
+        raise ValueError(f"background masks must have shape {images.shape[:3]}, got {getattr(background, 'shape', None)}")
     labels = np.asarray(labels)
     if getattr(images, "dtype", None) != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
         raise ValueError(f"images must be uint8 (N, H, W, 3), got {getattr(images, 'dtype', type(images))} "
@@ -241,6 +222,109 @@ def _check_data(images, labels) -> tuple[np.ndarray, int]:
     if len(labels) == 0 or labels.min() < 0:
         raise ValueError("labels must be non-negative class indices 0..C-1 and not empty")
     return labels.astype(np.int64), int(labels.max()) + 1
+
+
+@dataclass
+class _Run:
+    """What one training run holds on this rank (``_setup``)."""
+
+    dist: object
+    device: object
+    backbone: object
+    head: object  # DDP-wrapped when distributed
+    head_module: object
+    fwd_backbone: object  # DDP-wrapped when distributed
+    params: list
+    opt: object
+    scaler: object
+    use_amp: bool
+    spec: object
+
+
+def _setup(cfg: TrainConfig, num_classes: int, init_state: Mapping | None) -> _Run:
+    """Seed, pick the device (and the process group), build the models, the optimiser and the scaler."""
+    import torch
+
+    from lib.recognition.backbones import get_preprocess
+
+    seed_everything(cfg.seed, threads=cfg.threads)
+    dist, device = _init_distributed(cfg.device)
+    backbone, head = build_models(cfg, num_classes)
+    if init_state is not None:
+        backbone.load_state_dict(dict(init_state))
+    spec = get_preprocess(backbone)
+    # channels_last: 15-35 % faster convolutions on CPU (measured on 2 cores, iresnet_tiny) and the
+    # layout cuDNN prefers under AMP; the results are the same model up to float reduction order.
+    backbone.to(device, memory_format=torch.channels_last), head.to(device)
+    params = list(backbone.parameters()) + list(head.parameters())
+    opt = _optimizer(cfg, params)
+    use_amp = cfg.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    fwd_backbone, head_module = backbone, head
+    if dist.world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        fwd_backbone = DDP(backbone, device_ids=[device.index] if device.type == "cuda" else None)
+        head = DDP(head, device_ids=[device.index] if device.type == "cuda" else None)
+    return _Run(dist, device, backbone, head, head_module, fwd_backbone, params, opt, scaler, use_amp, spec)
+
+
+def _batch(cfg: TrainConfig, images, labels, background, idx, step: int, r: _Run, batch_hook, tensor_hook):
+    """The network input of one step: images of rows ``idx`` read in order, flipped, photometrically
+    augmented (``photometric="wild"``), hooked; (x, y, per-sample margins or None)."""
+    import torch
+
+    from lib.recognition.backbones import preprocess
+
+    idx_sorted = np.sort(idx)  # memmaps read faster in order; the pairing is kept
+    unsort = np.argsort(np.argsort(idx))
+    batch = np.asarray(images[idx_sorted])[unsort]
+    rng = numpy_rng(cfg.seed, "step", step, r.dist.rank)
+    flip = rng.random(len(idx)) < 0.5 if cfg.hflip else np.zeros(len(idx), bool)
+    batch[flip] = batch[flip, :, ::-1]  # batch is a fresh array (fancy indexing copies)
+    if cfg.photometric == "wild":
+        bg = None
+        if background is not None:
+            bg = np.asarray(background[idx_sorted])[unsort]
+            bg[flip] = bg[flip, :, ::-1]
+        batch = wild(batch, bg, rng, gray=cfg.wild_gray)
+    margins = None
+    if batch_hook is not None:
+        out = (batch_hook(batch, idx, rng, flipped=flip) if getattr(batch_hook, "uses_flips", False)
+               else batch_hook(batch, idx, rng))
+        batch, margins = out if isinstance(out, tuple) else (out, None)
+    x = preprocess(np.ascontiguousarray(batch), r.spec, device=r.device)
+    if tensor_hook is not None:
+        x = tensor_hook(x, idx, rng)
+    x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.as_tensor(labels[idx], device=r.device)
+    m = None if margins is None else torch.as_tensor(np.asarray(margins), dtype=torch.float32, device=r.device)
+    return x, y, m
+
+
+def _step(cfg: TrainConfig, r: _Run, x, y, m, lr: float, where: str, ckpt_path: Path):
+    """One optimiser step at learning rate ``lr``; the head's output. A non-finite loss stops training."""
+    import torch
+
+    for g in r.opt.param_groups:
+        g["lr"] = lr
+    with torch.autocast(r.device.type, dtype=torch.float16, enabled=r.use_amp):
+        emb = r.fwd_backbone(x)
+    out = r.head(emb.float(), y, m) if m is not None else r.head(emb.float(), y)
+    loss = out.loss
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(
+            f"{where}: loss is {loss.item()}; training stopped. The last good "
+            f"checkpoint is {ckpt_path if ckpt_path.is_file() else '(none yet)'}, kept. To fix: lower "
+            f"lr (now {cfg.lr}), check the data, or set grad_clip")
+    r.opt.zero_grad(set_to_none=True)
+    r.scaler.scale(loss).backward()
+    if cfg.grad_clip:
+        r.scaler.unscale_(r.opt)
+        torch.nn.utils.clip_grad_norm_(r.params, cfg.grad_clip)
+    r.scaler.step(r.opt)
+    r.scaler.update()
+    return out
 
 
 def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None = None,
@@ -261,153 +345,79 @@ def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None
         background: (N, H, W) bool background masks of ``images`` for ``photometric="wild"``
             (None: the background is not recoloured).
     """
-    import torch
     from tqdm import tqdm
 
-    from lib.recognition.backbones import get_preprocess, preprocess
-
-    labels, n_cls = _check_data(images, labels)
-    if cfg.photometric not in ("wild", "none"):
-        raise ValueError(f"photometric must be 'wild' or 'none', got {cfg.photometric!r}")
-    if background is not None and getattr(background, "shape", None) != images.shape[:3]:
-        raise ValueError(f"background masks must have shape {images.shape[:3]}, got {getattr(background, 'shape', None)}")
-    num_classes = num_classes or n_cls
-    work_dir = Path(work_dir)
-    seed_everything(cfg.seed, threads=cfg.threads)
-    dist, device = _init_distributed(cfg.device)
-    backbone, head = build_models(cfg, num_classes)
-    if init_state is not None:
-        backbone.load_state_dict(dict(init_state))
-    spec = get_preprocess(backbone)
-    # channels_last: 15-35 % faster convolutions on CPU (measured on 2 cores, iresnet_tiny) and the
-    # layout cuDNN prefers under AMP; the results are the same model up to float reduction order.
-    backbone.to(device, memory_format=torch.channels_last), head.to(device)
-    params = list(backbone.parameters()) + list(head.parameters())
-    opt = _optimizer(cfg, params)
-    use_amp = cfg.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    fwd_backbone = backbone
-    if dist.world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        fwd_backbone = DDP(backbone, device_ids=[device.index] if device.type == "cuda" else None)
-        head = DDP(head, device_ids=[device.index] if device.type == "cuda" else None)
-    head_module = head.module if dist.world > 1 else head
-
+    labels, n_cls = _check_data(images, labels, cfg, background)
+    num_classes, work_dir = num_classes or n_cls, Path(work_dir)
+    r = _setup(cfg, num_classes, init_state)
     n = len(labels)
-    per_rank = cfg.batch_size // dist.world if dist.world > 1 else cfg.batch_size
+    per_rank = cfg.batch_size // r.dist.world if r.dist.world > 1 else cfg.batch_size
     steps_per_epoch = max(1, n // cfg.batch_size)  # drop_last: every step sees a full batch
-    total_steps = cfg.epochs * steps_per_epoch
-    config_key = {**cfg.key(), "num_classes": num_classes, "n": n}
-    ckpt_path = work_dir / CHECKPOINT
+    ckpt = Checkpointer(work_dir / CHECKPOINT, {**cfg.key(), "num_classes": num_classes, "n": n})
+    parts = {"backbone": r.backbone, "head": r.head_module, "optimizer": r.opt, "scaler": r.scaler}
     step, rows, resumed = 0, [], None
-    if ckpt_path.is_file():
-        state = load_training_checkpoint(ckpt_path)
-        if state.get("config_hash") == provenance.config_hash(config_key):
-            backbone.load_state_dict(state["backbone"]), head_module.load_state_dict(state["head"])
-            opt.load_state_dict(state["optimizer"]), scaler.load_state_dict(state["scaler"])
-            torch.set_rng_state(state["torch_rng"])
-            step, resumed = int(state["step"]), int(state["step"])
-            rows = pd.read_csv(work_dir / HISTORY).to_dict("records") if (work_dir / HISTORY).is_file() else []
+    if (state := ckpt.read()) is not None:
+        step = resumed = ckpt.restore(state, parts)
+        rows = pd.read_csv(work_dir / HISTORY).to_dict("records") if (work_dir / HISTORY).is_file() else []
 
     def checkpoint(at_step: int) -> None:
-        if not dist.main:
+        if not r.dist.main:
             return
-        if not _finite_params(backbone, head_module):
-            raise TrainingDiverged(f"step {at_step}: parameters are not finite; the last good checkpoint is "
-                                   f"{ckpt_path} (kept). To fix: lower lr (now {cfg.lr}) or set grad_clip")
-        _save_checkpoint(ckpt_path, {"config_hash": provenance.config_hash(config_key), "config": config_key,
-                                     "step": at_step, "backbone": backbone.state_dict(),
-                                     "head": head_module.state_dict(), "optimizer": opt.state_dict(),
-                                     "scaler": scaler.state_dict(), "torch_rng": torch.get_rng_state()})
+        ckpt.save(at_step, parts, check=[r.backbone, r.head_module],
+                  diverged=f"To fix: lower lr (now {cfg.lr}) or set grad_clip")
         if rows:
             io.write_text(work_dir / HISTORY, pd.DataFrame(rows).to_csv(index=False))
 
-    start_epoch = step // steps_per_epoch
-    bar = tqdm(total=total_steps, initial=step, desc=f"{cfg.backbone}+{cfg.head}", unit="step",
-               disable=not (progress and dist.main))
+    bar = tqdm(total=cfg.epochs * steps_per_epoch, initial=step, desc=f"{cfg.backbone}+{cfg.head}", unit="step",
+               disable=not (progress and r.dist.main))
     try:
-        for epoch in range(start_epoch, cfg.epochs):
+        for epoch in range(step // steps_per_epoch, cfg.epochs):
             order = numpy_rng(cfg.seed, "epoch", epoch).permutation(n)
-            backbone.train(), head.train()
+            r.backbone.train(), r.head.train()
             sums = {"loss": 0.0, "correct": 0, "seen": 0}
             t0 = time.perf_counter()
             for b in range(step - epoch * steps_per_epoch, steps_per_epoch):
                 if max_steps is not None and step >= max_steps:
                     break
-                idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size][dist.rank::dist.world][:per_rank]
-                idx_sorted = np.sort(idx)  # memmaps read faster in order; the pairing is kept
-                unsort = np.argsort(np.argsort(idx))
-                batch = np.asarray(images[idx_sorted])[unsort]
-                rng = numpy_rng(cfg.seed, "step", step, dist.rank)
-                flip = rng.random(len(idx)) < 0.5 if cfg.hflip else np.zeros(len(idx), bool)
-                batch[flip] = batch[flip, :, ::-1]  # batch is a fresh array (fancy indexing copies)
-                if cfg.photometric == "wild":
-                    bg = None
-                    if background is not None:
-                        bg = np.asarray(background[idx_sorted])[unsort]
-                        bg[flip] = bg[flip, :, ::-1]
-                    batch = wild(batch, bg, rng, gray=cfg.wild_gray)
-                margins = None
-                if batch_hook is not None:
-                    out = (batch_hook(batch, idx, rng, flipped=flip) if getattr(batch_hook, "uses_flips", False)
-                           else batch_hook(batch, idx, rng))
-                    batch, margins = out if isinstance(out, tuple) else (out, None)
-                x = preprocess(np.ascontiguousarray(batch), spec, device=device)
-                if tensor_hook is not None:
-                    x = tensor_hook(x, idx, rng)
-                x = x.contiguous(memory_format=torch.channels_last)
-                y = torch.as_tensor(labels[idx], device=device)
-                m = None if margins is None else torch.as_tensor(np.asarray(margins), dtype=torch.float32,
-                                                                  device=device)
-                for g in opt.param_groups:
-                    g["lr"] = lr_at(cfg, step, steps_per_epoch)
-                with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                    emb = fwd_backbone(x)
-                out = head(emb.float(), y, m) if m is not None else head(emb.float(), y)
-                loss = out.loss
-                if not torch.isfinite(loss):
-                    raise TrainingDiverged(
-                        f"step {step} (epoch {epoch}): loss is {loss.item()}; training stopped. The last good "
-                        f"checkpoint is {ckpt_path if ckpt_path.is_file() else '(none yet)'}, kept. To fix: lower "
-                        f"lr (now {cfg.lr}), check the data, or set grad_clip")
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if cfg.grad_clip:
-                    scaler.unscale_(opt)
-                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-                scaler.step(opt)
-                scaler.update()
+                idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size][r.dist.rank::r.dist.world][:per_rank]
+                x, y, m = _batch(cfg, images, labels, background, idx, step, r, batch_hook, tensor_hook)
+                out = _step(cfg, r, x, y, m, lr_at(cfg, step, steps_per_epoch), f"step {step} (epoch {epoch})",
+                            ckpt.path)
                 step += 1
-                sums["loss"] += loss.item() * len(idx)
+                sums["loss"] += out.loss.item() * len(idx)
                 sums["correct"] += int((out.cos.argmax(1) == y).sum())
                 sums["seen"] += len(idx)
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+                bar.set_postfix(loss=f"{out.loss.item():.3f}", refresh=False)
                 if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step % steps_per_epoch:
                     checkpoint(step)
             if step < (epoch + 1) * steps_per_epoch:  # stopped by max_steps inside the epoch
                 checkpoint(step)
                 break
-            seconds = time.perf_counter() - t0
-            row = {"epoch": epoch + 1, "step": step, "loss": sums["loss"] / max(1, sums["seen"]),
-                   "train_acc": sums["correct"] / max(1, sums["seen"]),
-                   "lr": lr_at(cfg, step - 1, steps_per_epoch), "seconds": round(seconds, 3),
-                   "images_per_s": round(sums["seen"] * dist.world / max(seconds, 1e-9), 1)}
-            if eval_fn is not None and dist.main:
-                backbone.eval()
-                row.update(eval_fn(backbone))
-            rows.append(row)
+            rows.append(_epoch_row(cfg, r, epoch, step, steps_per_epoch, sums, time.perf_counter() - t0, eval_fn))
             checkpoint(step)
             if max_steps is not None and step >= max_steps:
                 break
     finally:
         bar.close()
-    backbone.eval(), head_module.eval()
-    if dist.main and step >= total_steps:
-        _save_checkpoint(work_dir / FINAL, {"backbone": backbone.state_dict(), "head": head_module.state_dict(),
-                                            "config": config_key})
-    return TrainResult(backbone.cpu(), head_module.cpu(), pd.DataFrame(rows), work_dir, resumed)
+    r.backbone.eval(), r.head_module.eval()
+    if r.dist.main and step >= cfg.epochs * steps_per_epoch:
+        save_atomic(work_dir / FINAL, {"backbone": r.backbone.state_dict(), "head": r.head_module.state_dict(),
+                                       "config": ckpt.config})
+    return TrainResult(r.backbone.cpu(), r.head_module.cpu(), pd.DataFrame(rows), work_dir, resumed)
+
+
+def _epoch_row(cfg: TrainConfig, r: _Run, epoch: int, step: int, steps_per_epoch: int, sums: dict, seconds: float,
+               eval_fn) -> dict:
+    """The epoch's line of ``history.csv`` (with ``eval_fn``'s numbers on rank 0)."""
+    row = {"epoch": epoch + 1, "step": step, "loss": sums["loss"] / max(1, sums["seen"]),
+           "train_acc": sums["correct"] / max(1, sums["seen"]),
+           "lr": lr_at(cfg, step - 1, steps_per_epoch), "seconds": round(seconds, 3),
+           "images_per_s": round(sums["seen"] * r.dist.world / max(seconds, 1e-9), 1)}
+    if eval_fn is not None and r.dist.main:
+        r.backbone.eval()
+        row.update(eval_fn(r.backbone))
+    return row
 
 
 def train_cached(name: str, cfg: TrainConfig, images, labels, *, data_key, extra_key: Mapping | None = None,
@@ -420,9 +430,6 @@ def train_cached(name: str, cfg: TrainConfig, images, labels, *, data_key, extra
         extra_key: anything else that changes the result (hook names and their parameters).
     A stopped run keeps its checkpoints in runs/<name>/<hash>.work/ and resumes from them.
     """
-
-    import torch
-
     key = {"train": cfg.key(), "data": data_key, "extra": dict(extra_key or {})}
     out, result = runcache.cached_resumable(name, key, lambda work: train(cfg, images, labels, work_dir=work, **kwargs),
                                             (FINAL, HISTORY))
@@ -430,7 +437,7 @@ def train_cached(name: str, cfg: TrainConfig, images, labels, *, data_key, extra
         return result
     labels_arr, n_cls = _check_data(images, labels)
     backbone, head = build_models(cfg, kwargs.get("num_classes") or n_cls)
-    state = torch.load(out / FINAL, map_location="cpu", weights_only=True)
+    state = load(out / FINAL, "trained model")
     backbone.load_state_dict(state["backbone"]), head.load_state_dict(state["head"])
     backbone.eval(), head.eval()
     history = pd.read_csv(out / HISTORY) if (out / HISTORY).is_file() else pd.DataFrame()

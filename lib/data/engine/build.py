@@ -6,7 +6,7 @@ a FaceSet (lib.data.faceset) under data/synth_kdef/<config hash>/. The result is
 by config: a second call returns the finished FaceSet at once (FORCE=1 rebuilds). The
 write is atomic: an interrupted build leaves no half-written FaceSet and restarts cleanly.
 
-KDEF naming: identity = session + person (research/fra.md: the session letter is part of
+KDEF naming: identity = session + person (docs/fra.md: the session letter is part of
 the identity), e.g. "A007"; persons are split into train/test, both sessions of a person
 in the same split.
 """

@@ -75,8 +75,9 @@ def _fit(seed: int, index: int, criteria, blocked: bool = False):
 
 
 def build(seed: int, index: int, criteria=identity.UsableCriteria()):
-    """(head or None, reason, source stats) for candidate ``index``."""
-    face, ok, reason = _fit(seed, index, criteria)
+    """(head or None, reason, source stats) for candidate ``index`` (its source face taken from its
+    block: consecutive candidates in one process share one DCGAN call)."""
+    face, ok, reason = _fit(seed, index, criteria, blocked=True)
     if not ok:
         return None, reason, (face.stats if face is not None else {})
     return head_mod.build_head(face, _tools()[1](face.image)), reason, face.stats
@@ -143,35 +144,63 @@ class Stream:
 
 
 def select_distinct(pool, evaluate_fn, seed: int, criteria, need: int, max_cosine: float, *, kept=(), kept_embeddings=(),
-                    others=(), skip=frozenset(), batch: int = 32, chunksize: int | None = None,
+                    others=(), skip=frozenset(), batch: int = 32, chunksize: int | None = None, ahead: int = 4,
                     progress=None) -> Stream:
     """Walk the candidate stream of ``seed`` in order, keeping a usable candidate when its embedding's
     cosine to every kept one (and to every row of ``others``) stays below ``max_cosine``, until ``need``
     are kept. ``kept``/``kept_embeddings``: persons already kept (counted in ``need``); ``others``:
     embeddings of persons that must not be matched but are not part of the result; ``skip``: candidate
     indices never tried (persons used elsewhere); ``progress``: a tqdm bar advanced per kept person.
-    ``batch`` (candidates per round) and ``chunksize`` (per worker task) change the speed, never the result."""
-    kept, bank = list(kept), [*others, *kept_embeddings]
+    ``batch`` (candidates per pool task group), ``chunksize`` (per worker task) and ``ahead`` (groups in
+    flight, so that no worker waits while the results of one group are checked) change the speed, never
+    the result: results are taken in stream order."""
+    from collections import deque
+
+    kept, rows = list(kept), [*others, *kept_embeddings]
     n_others = len(others)
+    bank, n_bank = None, 0  # rows 0 .. n_bank-1 of a growing matrix (no copy of every row per candidate)
+
+    def add(e):
+        nonlocal bank, n_bank
+        if bank is None or n_bank == len(bank):
+            grown = np.empty((max(64, 2 * n_bank), len(e)), np.asarray(e).dtype)  # dtype kept: same dot products
+            if n_bank:
+                grown[:n_bank] = bank[:n_bank]
+            bank = grown
+        bank[n_bank] = e
+        n_bank += 1
+
+    for e in rows:
+        add(np.asarray(e))
     reasons, tried, not_distinct, start = {}, 0, 0, 0
-    while len(kept) < need:
+    in_flight = deque()
+
+    def submit():
+        nonlocal start
         if start > 200 * need + 1000:
             raise RuntimeError(f"only {len(kept)} of {need} distinct usable identities in {start} DCGAN samples; "
                                "raise distinct_max_cosine or relax the usable criteria")
         indices = [i for i in range(start, start + batch) if i not in skip]
-        for c in pool.map(evaluate_fn, [(seed, i, criteria) for i in indices], chunksize):
+        in_flight.append(pool.map_async(evaluate_fn, [(seed, i, criteria) for i in indices], chunksize))
+        start += batch
+
+    while len(kept) < need:
+        while len(in_flight) < ahead:
+            submit()
+        for c in in_flight.popleft().get():
             if len(kept) == need:
                 break
             tried += 1
             reasons[c.reason] = reasons.get(c.reason, 0) + 1
             if c.embedding is None:
                 continue
-            if bank and (np.array(bank) @ c.embedding).max() >= max_cosine:
+            if n_bank and (bank[:n_bank] @ c.embedding).max() >= max_cosine:
                 not_distinct += 1
                 continue
             kept.append(c.index)
-            bank.append(c.embedding)
+            add(c.embedding)
             if progress is not None:
                 progress.update(1)
-        start += batch
-    return Stream(kept, np.array(bank[n_others:]), tried, reasons, not_distinct)
+    for r in in_flight:  # the look-ahead past the last kept person: finish it before the pool is reused
+        r.wait()
+    return Stream(kept, bank[n_others:n_bank].copy() if n_bank else np.zeros((0, 0)), tried, reasons, not_distinct)

@@ -83,7 +83,10 @@ class CorporaConfig:
         exclude: candidate indices of evaluation persons that the pool must neither hold nor resemble.
         distinct_max_cosine: SFace cosine that every pool person stays below against every other.
         measure_beyond: allow a pool larger than MEASURED_CAPACITY (to measure the capacity further).
-        seed, size, render_size, criteria: as in ``EngineConfig``; workers: processes (0: all cores).
+        seed, size, criteria: as in ``EngineConfig``; workers: processes (0: all cores).
+        render_size: internal render resolution. 168 (1.5x supersampling), not synth_kdef's 224: a third
+            faster per image, and on 192 test renders (8 heads x 6 yaws x 4 emotions) a mean difference of
+            0.6 grey levels at 112 px, 1.6 % of parsing pixels different (all on class edges).
     """
 
     bench_persons: int = 300
@@ -100,7 +103,7 @@ class CorporaConfig:
     measure_beyond: bool = False
     seed: int = 0
     size: int = 112
-    render_size: int = 224
+    render_size: int = 168
     criteria: identity.UsableCriteria = identity.UsableCriteria()
     workers: int = 0
 
@@ -159,7 +162,8 @@ def select_pool(cfg: CorporaConfig, pool, progress=None) -> candidates.Stream:
               if c.embedding is not None]
     return candidates.select_distinct(pool, candidates.evaluate_source, cfg.seed, cfg.criteria, cfg.pool_size,
                                       cfg.distinct_max_cosine, others=others, skip=skip, progress=progress,
-                                      batch=4 * candidates.BLOCK, chunksize=candidates.BLOCK)
+                                      batch=candidates.BLOCK, chunksize=candidates.BLOCK,
+                                      ahead=8)
 
 
 def expected_counts(cfg: CorporaConfig) -> dict[str, int]:
@@ -268,8 +272,9 @@ def build_corpora(cfg: CorporaConfig = CorporaConfig(), *, progress: bool = True
         with io.atomic_dir(out) as tmp, ExitStack() as stack:
             writers = {n: stack.enter_context(FaceSetWriter(tmp / n, n=counts[n], image_size=(cfg.size, cfg.size),
                                                             arrays=ARRAYS, card={"name": n, **card})) for n in NAMES}
-            for res in tqdm(pool.imap(render_person, tasks), total=len(tasks), desc="corpus renders", mininterval=10,
-                            disable=not progress):
+            # chunks of 4 consecutive persons: a worker's heads then often share one DCGAN block of sources
+            for res in tqdm(pool.imap(render_person, tasks, chunksize=4), total=len(tasks), desc="corpus renders",
+                            mininterval=10, disable=not progress):
                 for n, part in res.items():
                     writers[n].append(part["images"], pd.DataFrame(part["rows"]), {k: part[k] for k in ARRAYS})
             t2 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""The 25 FSErasing face-parsing classes (research/fserasing.md) and how the engine paints them.
+"""The 25 FSErasing face-parsing classes (docs/fserasing.md) and how the engine paints them.
 
 Class ids are exactly the paper's. The engine paints them once per head in the NEUTRAL
 CANONICAL FRONTAL layout of its mesh; every rendered pixel looks its class up through

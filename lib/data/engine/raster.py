@@ -45,16 +45,24 @@ def rasterize(dst: np.ndarray, order: np.ndarray, size: tuple[int, int]) -> np.n
     return ids
 
 
-def interpolate(A: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def interpolate(A: np.ndarray, ids: np.ndarray, at: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Values (H, W, K) at every pixel from its triangle's affine map, and the valid mask.
 
     value = a * x + b * y + c with (a, b, c) of the pixel's triangle, evaluated plane by plane on
     contiguous (T, K) tables (twice as fast as gathering the (T, K, 3) maps; the same float
-    operations in the same order, so bit-identical)."""
-    h, w = ids.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    valid = ids >= 0
-    j = np.where(valid, ids, 0)
+    operations in the same order, so bit-identical). ``at``: (rows, cols) pixel indices: values
+    (n, K) and valid (n,) at those pixels only, the same numbers as the full frame's there (a
+    renderer evaluates each value only where it is used)."""
+    if at is None:
+        h, w = ids.shape
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+        j = ids
+    else:
+        yy, xx = (np.asarray(v).astype(np.float64) for v in at)
+        j = ids[at]
+    valid = j >= 0
+    j = np.where(valid, j, 0)
     planes = np.ascontiguousarray(A.transpose(2, 0, 1))  # (3, T, K): a, b, c
     out = planes[0].take(j, axis=0)
     out *= xx[..., None]

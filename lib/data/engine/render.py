@@ -21,6 +21,10 @@ from lib.data.engine.head import Head
 from lib.data.engine.labels import ID
 
 _KIND_BG, _KIND_FACE, _KIND_MOUTH, _KIND_EYE = 0, 1, 2, 3
+# Channels of the per-triangle affine maps: atlas coordinates, neutral canonical (x, y) for the label
+# lookup, depth, the ring's face-texture coordinates, its feather weight, vertex normals. Only the
+# atlas coordinates and the feather are needed at every pixel; the others are evaluated only where used.
+_TEX, _NEUTRAL, _DEPTH, _TEX2, _BLEND, _NORMAL = [0, 1], [2, 3], [4], [5, 6], [7], [8, 9, 10]
 FACE_HEIGHT = 0.363  # eye-to-mouth distance as a fraction of the render size (ArcFace-like crop)
 
 
@@ -104,29 +108,37 @@ def render(head: Head, yaw: float = 0.0, pitch: float = 0.0, emotion: str = "neu
     by_depth = np.argsort(-depth, kind="stable")
     order = np.r_[np.flatnonzero(border_tri & visible), by_depth[(visible & ~border_tri)[by_depth]]]
     ids = raster.rasterize(dst, order, (R, R))
-    F, valid = raster.interpolate(A, ids)
-    k = np.where(valid, kind[np.where(valid, ids, 0)], -1)
+    F, valid = raster.interpolate(A[:, _TEX + _BLEND], ids)  # F[..., :2] atlas (x, y), F[..., 2] feather
 
-    image, is_bg = _texture_lookup(head, F, k)
-    labels = np.where((k == _KIND_FACE) | (k == _KIND_EYE), head.label_raster.lookup(F[..., 2], F[..., 3]), 0)
-    labels = np.where(k == _KIND_MOUTH, ID["mouth"], labels).astype(np.uint8)
+    def at(channels, mask):  # the other channels, only at the pixels of ``mask`` (row-major order)
+        return raster.interpolate(A[:, channels], ids, at=np.nonzero(mask))[0]
+
+    k = np.where(valid, kind[np.where(valid, ids, 0)], -1)
+    image, is_bg = _texture_lookup(head, F, k, at)
+    labels = np.zeros((R, R), np.uint8)
+    uv = (k == _KIND_FACE) | (k == _KIND_EYE)
+    neutral_xy = at(_NEUTRAL, uv)
+    labels[uv] = head.label_raster.lookup(neutral_xy[:, 0], neutral_xy[:, 1])
+    labels[k == _KIND_MOUTH] = ID["mouth"]
     if head.person is not None:
         labels = np.where(is_bg, _hair_or_background(head, F, q), labels).astype(np.uint8)
-    image = _shade(image, F[..., 8:11], np.clip(F[..., 7], 0, 1), k, labels, look)
+    image = _shade(image, lambda lit: at(_NORMAL, lit), np.clip(F[..., 2], 0, 1), k, labels, look)
     image[~valid] = 0
 
     f = size / R
     out = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     parsing = cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST)
     pix = np.clip(np.round(q[:T.N_MESH]).astype(int), 0, R - 1)
-    zbuf = np.where(valid[pix[:, 1], pix[:, 0]], F[pix[:, 1], pix[:, 0], 4], np.inf)
+    depth_at, valid_at = raster.interpolate(A[:, _DEPTH], ids, at=(pix[:, 1], pix[:, 0]))
+    zbuf = np.where(valid_at, depth_at[:, 0], np.inf)
     vis = Z[:T.N_MESH] <= zbuf + 0.03
     return Rendered(out, parsing, (q[:T.N_MESH] * f).astype(np.float32), vis)
 
 
-def _texture_lookup(head: Head, F: np.ndarray, k: np.ndarray):
+def _texture_lookup(head: Head, F: np.ndarray, k: np.ndarray, at):
     """Sample the atlas: background from the padded source, face/eyes/mouth from the UV
-    region, the first ring feathered from face texture to source."""
+    region, the first ring feathered from face texture to source. ``at(channels, mask)``: the
+    ring's face-texture coordinates where they are used."""
     import cv2
 
     hs, ws = head.atlas.shape[0], head.uv_box[0]
@@ -145,13 +157,15 @@ def _texture_lookup(head: Head, F: np.ndarray, k: np.ndarray):
     mapy = np.where(uv, np.clip(mapy, y0, y1), mapy)
     img = cv2.remap(head.atlas, mapx.astype(np.float32), mapy.astype(np.float32), cv2.INTER_LINEAR,
                     borderMode=cv2.BORDER_REPLICATE)
-    w = np.where(is_bg, np.clip(F[..., 7], 0, 1), 0)
+    w = np.where(is_bg, np.clip(F[..., 2], 0, 1), 0)
     if (w > 1e-3).any():
-        img2 = cv2.remap(head.atlas, np.clip(F[..., 5], x0, x1).astype(np.float32),
-                         np.clip(F[..., 6], y0, y1).astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         mix = w != 0  # elsewhere the blend is exactly img: blend only these pixels (same values, less work)
+        t2 = at(_TEX2, mix)
+        img2 = cv2.remap(head.atlas, np.clip(t2[:, :1], x0, x1).astype(np.float32),
+                         np.clip(t2[:, 1:], y0, y1).astype(np.float32), cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)[:, 0]
         wm = w[mix][:, None]
-        img[mix] = (img[mix] * (1 - wm) + img2[mix] * wm).astype(np.uint8)
+        img[mix] = (img[mix] * (1 - wm) + img2 * wm).astype(np.uint8)
     return img, is_bg
 
 
@@ -166,17 +180,17 @@ def _hair_or_background(head: Head, F: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.where(person, np.where(below_chin, ID["neck"], ID["hair"]), ID["background"])
 
 
-def _shade(image: np.ndarray, normals: np.ndarray, feather: np.ndarray, k: np.ndarray, labels: np.ndarray,
+def _shade(image: np.ndarray, normals_at, feather: np.ndarray, k: np.ndarray, labels: np.ndarray,
            look: Look) -> np.ndarray:
     """Directional light on the face (relative to the source's own frontal light), per-channel
-    gain, and a background tint."""
+    gain, and a background tint. ``normals_at(mask)``: the (n, 3) interpolated normals there."""
     img = image.astype(np.float32)
     if look.light_strength:
         light = np.asarray(look.light, np.float32)
         light /= np.linalg.norm(light)
         weight = np.where(k >= _KIND_FACE, 1.0, np.where(k == _KIND_BG, feather, 0.0))
         lit = weight != 0  # elsewhere the factor is exactly 1: shade only these pixels (same values, less work)
-        nl = normals[lit]
+        nl = normals_at(lit)
         n = nl / np.maximum(np.linalg.norm(nl, axis=1, keepdims=True), 1e-6)
         lambert = np.clip(n @ light, 0, 1)  # normals point out of the head
         frontal = np.clip(-n[:, 2], 0, 1)  # the source's own light: from the camera

@@ -1,4 +1,4 @@
-"""CelebA-C (the inpainting paper's damaged CelebA, research/inpainting.md) -> FaceSet.
+"""CelebA-C (the inpainting paper's damaged CelebA, docs/inpainting.md) -> FaceSet.
 
 Built from the CelebA photos (the same root and layout as celeba.py, whose scan is reused):
 1. MediaPipe FaceMesh (refine_landmarks=True) on the 178x218 aligned photo; no mesh -> reject.
@@ -37,7 +37,7 @@ ENV = "FACEAUG_CELEBA"  # the same CelebA copy as the celeba adapter
 DATA_CARD = "celeba_c"
 DEFAULTS = {"size": 256, "eye_distance": 70.0, "max_yaw": 20.0, "max_identities": None, "max_images": None,
             "seed": 0}
-PUBLISHED_COVERAGE = {"mean": 0.071, "sd": 0.010, "min": 0.034, "max": 0.096}  # 1000 masks, research/inpainting.md
+PUBLISHED_COVERAGE = {"mean": 0.071, "sd": 0.010, "min": 0.034, "max": 0.096}  # 1000 masks (docs/inpainting.md)
 
 
 def _face_mesh():

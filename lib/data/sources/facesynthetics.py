@@ -12,7 +12,7 @@ also spells it ``labels25/``; both read) with ``000000_seg.png`` of ``CLASSES25`
 ``anno_list.csv`` (columns ``frame_id, with_25``), both in ``labels_root``, else in the root,
 else next to the frames. ``labels_9/`` is not used.
 
-Alignment (as FSErasing, research/fserasing.md): 5 points from the given 68 (eye centres, nose
+Alignment (as FSErasing, docs/fserasing.md): 5 points from the given 68 (eye centres, nose
 tip, mouth corners; ``lib.faces.align.points5_from_68``) -> similarity onto the ArcFace template
 at ``size``; the image is warped like ``lib.faces.align.align_face`` (bilinear, edge replicated),
 both label maps with the same matrix (nearest neighbour, outside the render = 0, background), the

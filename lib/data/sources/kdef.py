@@ -4,7 +4,7 @@ Layout (data_cards/kdef.md): ``<root>/<AF01>/<AF01ANFL.JPG>``, 70 people x 2 ses
 emotions x 5 poses = 4,900 JPEGs of 562x762. The name is session (A/B), gender (F/M), person
 number (01-35), emotion (AF AN DI HA NE SA SU) and pose (FL HL S HR FR).
 
-As in FRA (research/fra.md) identity = the first 4 characters, so the two sessions of one
+As in FRA (docs/fra.md) identity = the first 4 characters, so the two sessions of one
 person are two identities. The split is by PERSON (gender + number), so both sessions of
 one person always fall in the same split: a leakage-free protocol must not test on a
 person whose other session it trained on.

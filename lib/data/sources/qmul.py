@@ -268,7 +268,7 @@ def convert(root, out, *, align: str = "resize", size: int = 112, progress: bool
             "parameters": {"align": aligner.describe(), "split_by": "none (every image is test)",
                            "layout": {"folder": folder.relative_to(root).as_posix() or ".", "images": prefix}},
             "protocol": "QMUL-SurvFace face verification: positive/negative pairs (pairs.csv); the official "
-                        "protocol reports TAR@FAR (research/lowres.md: the low-res thesis reports accuracy)"}
+                        "protocol reports TAR@FAR (docs/lowres.md: the low-res thesis reports accuracy)"}
     return _convert(records, out, load, size=size, card=card, rejects=rejects, attach=attach, summarise=summarise,
                     progress=progress, desc="qmul")
 

@@ -8,7 +8,7 @@ Layouts (data_cards/scface.md), under ``<root>`` or ``<root>/SCface_database``:
 - the low-res project's cropped tree: gallery ``models_croppped/`` (sic, three p's), probes flat in
   ``sc_cropped/``. These are MTCNN crops already: convert them with ``align="resize"``.
 
-Names, as research/lowres.md: identity = the first three characters; a probe
+Names, as docs/lowres.md: identity = the first three characters; a probe
 ``<id>_cam<c>_<d>.<ext>`` was taken by camera c at distance d (1 = 4.20 m, the farthest and
 smallest, 2 = 2.60 m, 3 = 1.00 m). A name that does not parse, a file lying in a folder that
 contradicts its name, a duplicate, and a probe whose identity has no (usable) gallery mugshot are
