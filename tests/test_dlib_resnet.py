@@ -5,6 +5,7 @@ import pytest
 
 from lib.faces import dlib_resnet
 from lib.faces.assets import asset_path
+from lib.speed.dlib_resnet import lfw_chips
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +15,7 @@ def net():
 
 def test_port_equals_dlib_on_real_chips(net):
     dlib = pytest.importorskip("dlib")
-    chips = dlib_resnet._lfw_chips(6, seed=1)
+    chips = lfw_chips(6, seed=1)
     native = dlib.face_recognition_model_v1(str(asset_path("dlib_resnet")))
     ref = np.array([np.array(native.compute_face_descriptor(c)) for c in chips], np.float32)
     ours = dlib_resnet.describe(net, chips, batch_size=4)  # two batches, the second partial

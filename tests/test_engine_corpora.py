@@ -136,7 +136,7 @@ def test_make_config_from_notebook_parameters():
 
 
 def test_render_throughput_reports_the_best_of_its_repeats():
-    from lib.data.engine.benchmark import render_throughput
+    from lib.speed.engine import render_throughput
     from lib.data.engine.build import EngineConfig
 
     usable = [i for i in range(60) if candidates.build(0, i)[0] is not None][:2]

@@ -492,7 +492,7 @@ def test_plot_builder_errors(agg):
 
 # ============================================================================ benchmark
 def test_benchmark_smoke():
-    from lib.evaluation.benchmark import benchmark_protocols
+    from lib.speed.evaluation import benchmark_protocols
 
     r = benchmark_protocols(n_pairs=200, n_embeddings=100, dim=8, n_classes=4)
     assert r["lfw_protocol_s"] > 0 and r["svm_evaluate_s"] > 0

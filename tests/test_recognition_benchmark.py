@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib.recognition import benchmark
+from lib.speed import recognition as benchmark
 from lib.recognition.backbones import create_backbone
 
 

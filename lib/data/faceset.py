@@ -108,7 +108,7 @@ def _cast_column(s: pd.Series, kind: str) -> pd.Series:
 class FaceSetWriter:
     """Streaming FaceSet writer with bounded memory: each array is a .npy header followed by
     rows appended with plain file writes (no memmap, so written pages are page cache, not
-    process memory; measured by ``python -m lib.data.sources.benchmark``).
+    process memory; measured by ``python -m lib.speed.sources``).
 
     Args:
         path: the FaceSet directory to create (an existing one is replaced only on success).

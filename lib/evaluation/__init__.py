@@ -5,7 +5,6 @@
 - :mod:`.identification`: closed-set identification (rank-1, CMC), SCface style;
 - :mod:`.classification`: FRA's SVM evaluation (accuracy, confusion, per-class ROC/PR);
 - :mod:`.quality`: PSNR and SSIM, optionally over a mask;
-- :mod:`.benchmark`: timing of the two costliest protocols.
 
 No torch: every function takes numpy arrays (embeddings come from
 ``lib.recognition.embedders.embed``) and returns plain numbers, arrays and dicts that

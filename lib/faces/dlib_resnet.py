@@ -5,7 +5,7 @@
 
 Why: the dlib-bin wheel is built without BLAS (``dlib.DLIB_USE_BLAS`` is False), so its CPU
 network runs one image at a time on one core at 9.4 images/s. The same network in PyTorch runs
-batched on every core (``python -m lib.faces.dlib_resnet`` measures both). The descriptors are
+batched on every core (``python -m lib.speed.dlib_resnet`` measures both). The descriptors are
 dlib's own to float32 rounding: tests/test_dlib_resnet.py compares them with
 ``dlib.face_recognition_model_v1.compute_face_descriptor`` on real face chips.
 
@@ -246,43 +246,3 @@ def describe(net: DlibResNet, chips: np.ndarray, batch_size: int = 64) -> np.nda
     """Raw 128-d descriptors of uint8 RGB chips, batched: what dlib's compute_face_descriptor returns."""
     out = [net(dlib_chips_to_tensor(chips[i:i + batch_size])) for i in range(0, len(chips), batch_size)]
     return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, 128), np.float32)
-
-
-def benchmark(n: int = 128, seed: int = 0) -> dict:
-    """Images/s of dlib's own network and of this port on ``n`` real LFW faces as dlib chips."""
-    import time
-
-    import dlib
-
-    from lib.faces.assets import asset_path
-
-    chips = _lfw_chips(n, seed)
-    native = dlib.face_recognition_model_v1(str(asset_path("dlib_resnet")))
-    net = load_dlib_resnet()
-    t = time.perf_counter()
-    ref = np.array([np.array(native.compute_face_descriptor(c)) for c in chips], np.float32)
-    t_dlib = time.perf_counter() - t
-    describe(net, chips[:8])  # warm-up
-    t = time.perf_counter()
-    ours = describe(net, chips)
-    t_torch = time.perf_counter() - t
-    return {"images": n, "dlib_images_per_s": n / t_dlib, "torch_images_per_s": n / t_torch,
-            "torch_threads": torch.get_num_threads(), "max_abs_diff": float(np.abs(ours - ref).max())}
-
-
-def _lfw_chips(n: int, seed: int) -> np.ndarray:
-    """``n`` dlib-sized chips of scikit-image's real LFW crops (lib.data.real_photos), drawn at random
-    (with repeats when ``n`` exceeds the 100 faces) and upscaled to 150 px."""
-    import cv2
-
-    from lib.data.real_photos import LFW_FACES, lfw_crops
-
-    faces = lfw_crops(LFW_FACES)
-    pick = np.random.default_rng(seed).choice(len(faces), n, replace=n > len(faces))
-    return np.stack([cv2.resize(faces[i], (CHIP_SIZE, CHIP_SIZE), interpolation=cv2.INTER_CUBIC) for i in pick])
-
-
-if __name__ == "__main__":
-    import json
-
-    print(json.dumps(benchmark(), indent=1))

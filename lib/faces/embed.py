@@ -82,7 +82,7 @@ class DlibEmbedder:
     Args:
         backend: ``"torch"`` (default) runs dlib's network in PyTorch (lib.faces.dlib_resnet:
             the same weights, descriptors equal to dlib's within 4.2e-7, batched on every core:
-            161 vs 8.7 images/s on 128 LFW chips, ``python -m lib.faces.dlib_resnet``);
+            161 vs 8.7 images/s on 128 LFW chips, ``python -m lib.speed.dlib_resnet``);
             ``"dlib"`` calls dlib's own CPU network, one image at a time on one core.
     """
 

@@ -11,5 +11,5 @@ Introduced by notebooks/03_fserasing.ipynb. Modules, one responsibility each:
 - ``models``: the FR models per head and augmentation, cached through ``train_on_split``;
 - ``evaluate``: clean/occluded verification on held-out identities;
 - ``fscam``: FS-CAM and Grad-CAM saliency, per-class importance;
-- ``plots``: figure builders of this notebook; ``benchmark``: parser inference speed.
+- ``plots``: figure builders of this notebook. Parser inference speed: ``python -m lib.speed.fserasing``.
 """

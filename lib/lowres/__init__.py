@@ -6,7 +6,7 @@
 - ``octuplet``, ``derivenet``: fine-tuning from the ArcFace model (``finetune``: their shared cache);
 - ``protocols``: LFW 10-fold, SCface-style rank-1 and QMUL-style TAR@FAR on degraded images;
 - ``plots``: the notebook's figure builders;
-- ``benchmark``: what the pieces cost (``python -m lib.lowres.benchmark``).
+- the cost of its pieces: ``python -m lib.speed.lowres``.
 
 For the cross-method notebook: ``methods.trained_model(fs, method, fr_train, params, seed)``
 returns a cached backbone and never trains.

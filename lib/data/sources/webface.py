@@ -10,7 +10,7 @@ Two layouts (data_cards/webface.md):
 ``align="auto"`` looks at the first readable image: 112x112 (``size``) means pre-aligned
 ("none": taken as is; another size is a reject), anything else is detected and aligned
 (YuNet, 5 points, ArcFace template). Conversion streams: memory is bounded by the chunk,
-not by the 494k images (benchmark: ``python -m lib.data.sources.benchmark``).
+not by the 494k images (benchmark: ``python -m lib.speed.sources``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Rendering throughput of the engine: ``python -m lib.data.engine.benchmark``.
+"""Rendering throughput of the engine: ``python -m lib.speed.engine``.
 
 Renders every image (sessions x emotions x poses, with parsing, 478 + 68 points) of
 ``persons`` identities in ``workers`` processes, head building included, pool start-up
@@ -46,7 +46,7 @@ def _warm(_):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lib.data.engine.benchmark", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m lib.speed.engine", description=__doc__.splitlines()[0])
     ap.add_argument("--persons", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)

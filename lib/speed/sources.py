@@ -1,4 +1,4 @@
-"""Conversion speed and peak memory of the streaming adapters: ``python -m lib.data.sources.benchmark``.
+"""Conversion speed and peak memory of the streaming adapters: ``python -m lib.speed.sources``.
 
 Writes a CASIA-WebFace-style fixture tree (``--images`` 112x112 JPEGs in folders of
 ``--per-identity``), converts it in a fresh process and reports that process's wall time,
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     from lib import io, paths, provenance
     from lib.device import describe
 
-    ap = argparse.ArgumentParser(prog="python -m lib.data.sources.benchmark", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m lib.speed.sources", description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=20000)
     ap.add_argument("--per-identity", type=int, default=40)
     ap.add_argument("--detect", type=int, default=1000, help="photos for the detect+align run (0: skip)")

@@ -1,4 +1,4 @@
-"""Speed of the recognition core on this machine: ``python -m lib.recognition.benchmark``.
+"""Speed of the recognition core on this machine: ``python -m lib.speed.recognition``.
 
 Measures, and merges into figures/metrics/benchmarks.json:
 - ``recognition.matmul_gflops``: fp32 matmul GFLOP/s of torch on this machine (the roof);
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
     from lib import io, paths, provenance
     from lib.device import describe
 
-    ap = argparse.ArgumentParser(prog="python -m lib.recognition.benchmark", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m lib.speed.recognition", description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)

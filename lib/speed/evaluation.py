@@ -1,4 +1,4 @@
-"""Wall-clock cost of the two heaviest protocols on synthetic data of the real sizes:
+"""Wall-clock cost of the two heaviest protocols on synthetic data of the real sizes (``python -m lib.speed.evaluation``):
 the 10-fold LFW protocol on 6000 pairs and FRA's SVM evaluation on 10k embeddings."""
 
 from __future__ import annotations
@@ -35,3 +35,9 @@ def benchmark_protocols(n_pairs: int = 6000, n_embeddings: int = 10000, dim: int
     return {"lfw_protocol_s": t_lfw, "svm_evaluate_s": t_svm, "n_pairs": n_pairs, "n_train": int(tr.size),
             "n_test": int(te.size), "dim": dim, "n_classes": n_classes, "probability": probability,
             "lfw_acc": proto["acc"], "svm_accuracy": res["accuracy"]}
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(benchmark_protocols(), indent=1))

@@ -1,4 +1,4 @@
-"""Speed of FRA training on this machine: ``python -m lib.fra.benchmark``.
+"""Speed of FRA training on this machine: ``python -m lib.speed.fra``.
 
 Trains the same FRA model (D = 128) for one epoch on synthetic data two ways, same batch size:
 - ``fra.train_pairs_per_s``: ``lib.fra.train.train_fra`` (maps and embeddings kept as tensors,
@@ -118,7 +118,7 @@ def main(argv=None) -> int:
     from lib import io, paths, provenance
     from lib.device import describe
 
-    ap = argparse.ArgumentParser(prog="python -m lib.fra.benchmark", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m lib.speed.fra", description=__doc__.splitlines()[0])
     ap.add_argument("--maps", type=int, default=4000)
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--pairs", type=int, default=2560, help="pairs in the epoch (10 batches of 256 by default)")

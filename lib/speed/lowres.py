@@ -1,4 +1,4 @@
-"""Cost of 04_lowres's pieces on this machine: ``python -m lib.lowres.benchmark [--epochs-budget S]``.
+"""Cost of 04_lowres's pieces on this machine: ``python -m lib.speed.lowres [--epochs-budget S]``.
 
 Measures (2 CPU cores by default; numbers are inflated when other work shares the cores):
 - the batch hooks per 64-image batch (CRB, Approach1, Approach2, AdaFace low-res) next to one

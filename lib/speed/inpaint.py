@@ -1,7 +1,7 @@
 """Inpainting inference speed (images/s) of the V-Net at the default and the published size.
 
-    python -m lib.inpaint.benchmark                    # default (64 px, width 0.125) and 256 px
-    python -m lib.inpaint.benchmark --batch 8 --repeats 3 --threads 2 --device cpu
+    python -m lib.speed.inpaint                    # default (64 px, width 0.125) and 256 px
+    python -m lib.speed.inpaint --batch 8 --repeats 3 --threads 2 --device cpu
 
 Prints one line per configuration and writes runs/benchmarks/inpaint.json. Timings are of the
 generator's forward pass in inference mode (no data loading, no resizing), after one warm-up batch.

@@ -1,4 +1,4 @@
-"""Speed of the FSErasing face parser on this machine: ``python -m lib.fserasing.benchmark``.
+"""Speed of the FSErasing face parser on this machine: ``python -m lib.speed.fserasing``.
 
 Measures ``lib.fserasing.parser.predict`` (U-Net, ResNet-18 encoder, 25 classes; uint8 112x112
 crops in, class maps out, logits resized back to 112) in images/s on the CPU, at the input sizes
