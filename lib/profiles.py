@@ -115,3 +115,29 @@ def load(profile: str, notebook: str | None = None, *, check: bool = True) -> di
     if notebook is None:
         return data
     return dict(data.get(notebook, {}))
+
+
+def effective(notebook: str, profile: str, keys=None) -> dict:
+    """The parameters ``notebook`` runs with under ``profile``: its parameters cell's values with the
+    profile's section applied (a profile key replaces the whole value, as papermill's injection does).
+    ``keys``: only these. A notebook that uses another notebook's settings reads them here instead of
+    copying them (05_cross_method takes 01-04's). Values must be Python literals."""
+    import ast
+
+    declared = notebook_parameters(notebook)
+    wanted = list(declared) if keys is None else list(keys)
+    missing = sorted(set(wanted) - set(declared))
+    if missing:
+        raise ProfileError(f"{notebook} has no parameter(s) {missing}; its parameters are {sorted(declared)}")
+    section = load(profile, notebook)
+    out = {}
+    for key in wanted:
+        if key in section:
+            out[key] = section[key]
+            continue
+        try:
+            out[key] = ast.literal_eval(declared[key])
+        except (ValueError, SyntaxError) as err:
+            raise ProfileError(f"{notebook}: parameter {key} = {declared[key]!r} is not a literal; "
+                               f"it cannot be read by another notebook") from err
+    return out

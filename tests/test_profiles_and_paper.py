@@ -166,3 +166,21 @@ def test_nbval_baselines_keep_text_and_drop_figures(tmp_path):
     kept, base = (nbformat.read(tmp_path / n, as_version=4).cells[0] for n in ("kept.ipynb", "baseline.ipynb"))
     assert "image/png" in kept.outputs[0]["data"] and "execution" not in kept.metadata
     assert base.outputs[0]["data"] == {"text/plain": "<Figure>"} and base.outputs[1]["text"] == "metric 0.5\n"
+
+
+def test_effective_parameters_are_what_the_notebook_runs_with(fake_root):
+    make_notebook(fake_root / "notebooks" / "00_demo.ipynb", PARAMS + 'train = {"epochs": 5, "lr": 0.1}\nwhere = str(n)\n')
+    (fake_root / "notebooks" / "params" / "smoke.yaml").write_text("00_demo:\n  train: {epochs: 1}\n")
+    (fake_root / "notebooks" / "params" / "default.yaml").write_text("00_demo: {}\n")
+    assert profiles.effective("00_demo", "default", ["n", "train"]) == {"n": 3, "train": {"epochs": 5, "lr": 0.1}}
+    # a profile key replaces the whole value, as papermill's injected cell does
+    assert profiles.effective("00_demo", "smoke", ["train"]) == {"train": {"epochs": 1}}
+    with pytest.raises(profiles.ProfileError, match=r"00_demo has no parameter\(s\) \['epochs'\]"):
+        profiles.effective("00_demo", "smoke", ["epochs"])
+    with pytest.raises(profiles.ProfileError, match=r"parameter where = 'str\(n\)' is not a literal"):
+        profiles.effective("00_demo", "default", ["where"])
+
+
+def test_05_reads_01_04_settings_instead_of_copying_them():
+    assert "fra_params" not in profiles.notebook_parameters("05_cross_method")
+    assert profiles.effective("01_fra", "smoke", ["num_pairs"]) == {"num_pairs": profiles.load("smoke", "01_fra")["num_pairs"]}
