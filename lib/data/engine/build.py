@@ -154,6 +154,19 @@ def render_person(args) -> dict:
     return {"rows": rows, **{k: np.stack(v) for k, v in out.items()}}
 
 
+def notebook_config(profile: str, seed: int = 0) -> EngineConfig:
+    """The KDEF-like FaceSet's config as 00_data_prep builds it under ``profile`` (its ``engine_*``
+    parameters and that profile's section): every notebook reads the one shared FaceSet through here
+    instead of repeating the parameters."""
+    from lib import profiles
+
+    p = profiles.effective("00_data_prep", profile, ["engine_train", "engine_test", "engine_emotions", "engine_poses",
+                                                      "engine_include_astronaut"])
+    return EngineConfig(n_train=p["engine_train"], n_test=p["engine_test"], seed=seed,
+                        emotions=tuple(p["engine_emotions"]), poses={k: float(v) for k, v in p["engine_poses"].items()},
+                        include_astronaut=p["engine_include_astronaut"])
+
+
 def faceset_dir(cfg: EngineConfig) -> Path:
     return paths.data_dir() / "synth_kdef" / provenance.config_hash(cfg.key())
 
