@@ -183,4 +183,9 @@ def test_effective_parameters_are_what_the_notebook_runs_with(fake_root):
 
 def test_05_reads_01_04_settings_instead_of_copying_them():
     assert "fra_params" not in profiles.notebook_parameters("05_cross_method")
-    assert profiles.effective("01_fra", "smoke", ["num_pairs"]) == {"num_pairs": profiles.load("smoke", "01_fra")["num_pairs"]}
+    from lib.crossmethod.methods import notebook_settings
+    from lib.fra.config import VARIANTS
+
+    got = notebook_settings("smoke")
+    assert got["fra_params"]["num_pairs"] == VARIANTS.smoke["num_pairs"] and got["fra_params"]["fra"] == VARIANTS.smoke["fra"]
+    assert notebook_settings("full") == notebook_settings("default")  # 05 on full compares the default models

@@ -27,6 +27,30 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def notebook_settings(profile: str, fr_train: Mapping | None = None) -> dict:
+    """The settings 01-04 train their models with under ``profile`` (their parameters cells and profile
+    sections, lib.profiles.effective, resolved through each package's config.py), so that 05 finds their
+    models in the run cache instead of copying their settings: {"fr_train", "fra_params", "inpaint_params",
+    "fserasing_params", "lowres_params"}. On the full profile 05 compares the default-profile models."""
+    from lib import profiles
+    from lib.fra.config import VARIANTS as FRA
+    from lib.fserasing.config import VARIANTS as FSE
+    from lib.inpaint.config import VARIANTS as INPAINT
+    from lib.lowres.config import VARIANTS as LOWRES
+    from lib.recognition.config import VARIANTS as FR
+
+    settings = "default" if profile == "full" else profile
+    p01 = profiles.effective("01_fra", settings, ["landmark_source", "num_pairs", "fra"])
+    p02 = profiles.effective("02_inpainting", settings, ["gan", "max_yaw"])
+    p03 = profiles.effective("03_fserasing", settings, ["parser_train", "augment_params"])
+    p04 = profiles.effective("04_lowres", settings, ["lowres_params"])
+    return {"fr_train": FR.resolve(settings, fr_train=dict(fr_train or {}))["fr_train"],
+            "fra_params": {**p01, **FRA.resolve(settings, num_pairs=p01["num_pairs"], fra=p01["fra"])},
+            "inpaint_params": {**p02, **INPAINT.resolve(settings, gan=p02["gan"])},
+            "fserasing_params": {**p03, **FSE.resolve(settings, parser_train=p03["parser_train"])},
+            "lowres_params": LOWRES.resolve(settings, lowres_params=p04["lowres_params"])["lowres_params"]}
+
+
 @dataclass
 class Method:
     name: str
