@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from lib.crossmethod import benchmark as B
-from lib.crossmethod import protocol as P
+from lib.crossmethod import evaluate as P
 
 EMOTIONS = ("happy", "neutral")
 

@@ -1,4 +1,4 @@
-"""lib.fserasing.models (cache names, hooks), evaluate (occluded verification) and fscam."""
+"""lib.fserasing.methods (cache names, hooks), evaluate (occluded verification) and fscam."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.fserasing import evaluate, fscam, models, transform
+from lib.fserasing import evaluate, fscam, methods, transform
 
 
 def fake_faceset(n_id=4, per_id=4, size=16):
@@ -21,35 +21,35 @@ def fake_faceset(n_id=4, per_id=4, size=16):
 
 def test_unknown_names_are_refused():
     with pytest.raises(ValueError, match="head 'cosface'"):
-        models.cache_dir(fake_faceset(), "cosface", "none")
+        methods.cache_dir(fake_faceset(), "cosface", "none")
     with pytest.raises(ValueError, match="augmentation 'mixup'"):
-        models.cache_dir(fake_faceset(), "arcface", "mixup")
+        methods.cache_dir(fake_faceset(), "arcface", "mixup")
 
 
 def test_cache_names_and_the_shared_baseline(isolated_dirs):
     fs = fake_faceset()
-    assert models.cache_dir(fs, "arcface", "none").parent.name == "arcface"  # the plain shared baseline
-    assert models.cache_dir(fs, "softmax", "none").parent.name == "softmax_none"
-    dirs = {a: models.cache_dir(fs, "arcface", a) for a in models.AUGMENTATIONS}
-    assert dirs["fserasing"].parent.name == "arcface_fserasing" and len(set(dirs.values())) == len(models.AUGMENTATIONS)
+    assert methods.cache_dir(fs, "arcface", "none").parent.name == "arcface"  # the plain shared baseline
+    assert methods.cache_dir(fs, "softmax", "none").parent.name == "softmax_none"
+    dirs = {a: methods.cache_dir(fs, "arcface", a) for a in methods.AUGMENTATIONS}
+    assert dirs["fserasing"].parent.name == "arcface_fserasing" and len(set(dirs.values())) == len(methods.AUGMENTATIONS)
     # the hook's parameters and the parser are part of the key
-    assert models.cache_dir(fs, "arcface", "cutout", params={"cutout": {"size": 20}}) != dirs["cutout"]
-    assert models.cache_dir(fs, "arcface", "fserasing", parser_train={"epochs": 9}) != dirs["fserasing"]
-    assert models.cache_dir(fs, "arcface", "cutout", {"epochs": 3}) != dirs["cutout"]
+    assert methods.cache_dir(fs, "arcface", "cutout", params={"cutout": {"size": 20}}) != dirs["cutout"]
+    assert methods.cache_dir(fs, "arcface", "fserasing", parser_train={"epochs": 9}) != dirs["fserasing"]
+    assert methods.cache_dir(fs, "arcface", "cutout", {"epochs": 3}) != dirs["cutout"]
 
 
 def test_trained_model_never_trains(isolated_dirs):
     with pytest.raises(LookupError, match="run notebooks/03_fserasing.ipynb"):
-        models.trained_model(fake_faceset(), "softmax", "fserasing", {"epochs": 1})
+        methods.trained_model(fake_faceset(), "softmax", "fserasing", {"epochs": 1})
 
 
 def test_make_hook_kinds_and_params():
-    assert models.make_hook("none") is None
-    assert isinstance(models.make_hook("cutout", {"cutout": {"size": 9}}), transform.CutoutHook)
-    assert models.make_hook("cutout", {"cutout": {"size": 9}}).size == 9
+    assert methods.make_hook("none") is None
+    assert isinstance(methods.make_hook("cutout", {"cutout": {"size": 9}}), transform.CutoutHook)
+    assert methods.make_hook("cutout", {"cutout": {"size": 9}}).size == 9
     with pytest.raises(ValueError, match="masks"):
-        models.make_hook("fserasing")
-    hook = models.make_hook("fserasing", {"fserasing": {"n_erase_range": [1, 3]}}, masks=np.zeros((1, 2, 2), np.uint8),
+        methods.make_hook("fserasing")
+    hook = methods.make_hook("fserasing", {"fserasing": {"n_erase_range": [1, 3]}}, masks=np.zeros((1, 2, 2), np.uint8),
                             images=np.zeros((1, 2, 2, 3), np.uint8))
     assert hook.n_erase == (1, 3) and hook.key()["n_erase_kind"] == "tuple"
 
@@ -57,7 +57,7 @@ def test_make_hook_kinds_and_params():
 def test_fserasing_training_needs_the_training_masks(isolated_dirs):
     fs = fake_faceset()
     with pytest.raises(ValueError, match="parser masks of the 8 training images"):
-        models.train_model(fs, "softmax", "fserasing", {"epochs": 1}, masks=np.zeros((3, 16, 16), np.uint8))
+        methods.train_model(fs, "softmax", "fserasing", {"epochs": 1}, masks=np.zeros((3, 16, 16), np.uint8))
 
 
 def test_occlusions_are_deterministic_and_named():
@@ -128,7 +128,7 @@ def test_exact_masks_come_from_the_faceset_and_need_parsing_maps():
     with_maps = SimpleNamespace(**vars(fs), has=lambda name: name == "parsing", array=lambda name: parsing,
                                 root="fake")
     rows = np.flatnonzero(fs.meta["split"] == "train")
-    np.testing.assert_array_equal(models.exact_masks(with_maps), parsing[rows])
+    np.testing.assert_array_equal(methods.exact_masks(with_maps), parsing[rows])
     without = SimpleNamespace(**vars(fs), has=lambda name: False, root="fake")
     with pytest.raises(ValueError, match="no parsing.npy"):
-        models.exact_masks(without)
+        methods.exact_masks(without)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lib.inpaint import api, baselines
+from lib.inpaint import baselines, methods
 from lib.inpaint import data as idata
 from lib.inpaint import evaluate as ieval
 from lib.inpaint.model import create_generator
@@ -55,22 +55,22 @@ def test_opencv_baselines_fill_only_the_mask():
 
 def test_reconstruct_with_generators_and_names():
     damaged, masks = idata.damage(FACES, seed=0)
-    assert np.array_equal(api.reconstruct(damaged, masks, model="damaged"), damaged)
+    assert np.array_equal(methods.reconstruct(damaged, masks, model="damaged"), damaged)
     g = create_generator("gan_masked", width=0.05, size=32)
-    out = api.reconstruct(damaged, masks, model=g, device="cpu")  # 64 px in, run at 32, pasted at 64
+    out = methods.reconstruct(damaged, masks, model=g, device="cpu")  # 64 px in, run at 32, pasted at 64
     assert out.shape == damaged.shape and out.dtype == np.uint8
     assert np.array_equal(out[~masks], damaged[~masks])
-    blind = api.reconstruct(damaged, masks, model=create_generator("gan", width=0.05), device="cpu")
+    blind = methods.reconstruct(damaged, masks, model=create_generator("gan", width=0.05), device="cpu")
     assert blind.shape == damaged.shape
     with pytest.raises(ValueError, match="unknown reconstruction"):
-        api.reconstruct(damaged, masks, model="lama")
+        methods.reconstruct(damaged, masks, model="lama")
     with pytest.raises(TypeError, match="VNet"):
-        api.reconstruct(damaged, masks, model=42)
+        methods.reconstruct(damaged, masks, model=42)
 
 
 def test_quality_table_orders_methods():
     damaged, masks = idata.damage(FACES, seed=0)
-    q = ieval.quality_table(FACES, {"damaged": damaged, "telea": api.reconstruct(damaged, masks, "telea")}, masks)
+    q = ieval.quality_table(FACES, {"damaged": damaged, "telea": methods.reconstruct(damaged, masks, "telea")}, masks)
     assert list(q.columns) == ["psnr", "ssim", "psnr_mask", "ssim_mask"]
     assert q.loc["damaged", "psnr_mask"] < q.loc["damaged", "psnr"]  # all the error is inside the mask
 

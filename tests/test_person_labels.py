@@ -85,7 +85,7 @@ def test_inpainting_pairs_label_by_person():
 
 
 def test_lowres_suite_labels_by_person():
-    from lib.lowres import protocols
+    from lib.lowres import evaluate as protocols
 
     fs = _sessions_faceset()
     s = protocols.engine_suite(fs, protocols.EngineProtocol(num_pairs=60, qmul_pairs=120, probes_per_identity=2))
@@ -100,7 +100,7 @@ def test_lowres_suite_labels_by_person():
 
 
 def test_fra_heldout_protocol_classes_are_persons():
-    from lib.fra import pipeline
+    from lib.fra import methods as pipeline
 
     m = _sessions_meta()
     found = np.ones(len(m), bool)

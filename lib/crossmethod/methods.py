@@ -81,17 +81,17 @@ def fra_gallery(fs, bench, *, fra_params: Mapping, fr_train: Mapping | None = No
     with 01's parameters (``fra_params``: landmark_source, num_pairs, fra). Posture maps: a random
     TRAINING identity's image at the pose with the gallery's emotion (neutral) and a landmark map.
     """
-    from lib.fra import frl, pipeline
+    from lib.fra import frl, methods as fra_methods
 
     m = fs.meta
     landmark_source = fra_params.get("landmark_source", "dlib")
-    maps, found = pipeline.landmark_maps_cached(fs, landmark_source)
+    maps, found = fra_methods.landmark_maps_cached(fs, landmark_source)
     emb = frl.embeddings("arcface", fs, train_cfg=fr_train, progress=False)
-    pairs, _ = pipeline.protocol_pairs(m, found, num_pairs=int(fra_params["num_pairs"]), seed=seed)
-    model = pipeline.fra_model(fs, "arcface", "heldout", maps=maps, embeddings=emb, pairs=pairs["heldout"],
+    pairs, _ = fra_methods.protocol_pairs(m, found, num_pairs=int(fra_params["num_pairs"]), seed=seed)
+    model = fra_methods.fra_model(fs, "arcface", "heldout", maps=maps, embeddings=emb, pairs=pairs["heldout"],
                                landmark_source=landmark_source, num_pairs=int(fra_params["num_pairs"]),
                                fra=fra_params.get("fra"), fr_train=fr_train, seed=seed).model
-    pool, labels = pipeline.posture_pool(m, found)
+    pool, labels = fra_methods.posture_pool(m, found)
     missing = [p for p in poses if (p, "neutral") not in pool]
     if missing:
         raise ValueError(f"no training image with a landmark map at poses {missing} (neutral): FRA cannot "
@@ -121,13 +121,13 @@ def inpainting(fs, *, gan: Mapping | None = None, max_yaw: float = 20.0, seed: i
     the system knows which pixels are damaged (the occlusion conditions' masks); probes without a
     mask pass unchanged.
     """
-    from lib.inpaint import api
+    from lib.inpaint import methods as inpaint_methods
 
-    generator = api.trained_generator(fs, {"seed": seed, **dict(gan or {})}, variant=variant, max_yaw=max_yaw)
+    generator = inpaint_methods.trained_generator(fs, {"seed": seed, **dict(gan or {})}, variant=variant, max_yaw=max_yaw)
 
     def transform(condition):
         masks = condition.masks if condition.masks is not None else np.zeros(condition.images.shape[:3], bool)
-        return api.reconstruct(condition.images, masks, model=generator, cache=True)
+        return inpaint_methods.reconstruct(condition.images, masks, model=generator, cache=True)
 
     return generator, transform
 
@@ -135,9 +135,9 @@ def inpainting(fs, *, gan: Mapping | None = None, max_yaw: float = 20.0, seed: i
 def fserasing_model(fs, *, fr_train: Mapping | None = None, parser_train: Mapping | None = None,
                     augment_params: Mapping | None = None):
     """03_fserasing's ArcFace model trained with FSErasing (LookupError if 03 has not trained it)."""
-    from lib.fserasing import models as fse_models
+    from lib.fserasing import methods as fse_methods
 
-    return fse_models.trained_model(fs, "arcface", "fserasing", fr_train, params=augment_params,
+    return fse_methods.trained_model(fs, "arcface", "fserasing", fr_train, params=augment_params,
                                     parser_train=parser_train).backbone
 
 
@@ -156,7 +156,7 @@ def combined_hook(fs, *, fr_train: Mapping | None = None, parser_train: Mapping 
     FSErasing runs first (the loop tells it which images it mirrored),
     then CRB degrades half of the batch, erased or not: one model sees both augmentations.
     """
-    from lib.fserasing import models as fse_models
+    from lib.fserasing import methods as fse_methods
     from lib.fserasing.parser import ParserConfig, train_parser_cached
     from lib.lowres import methods as lr_methods
     from lib.recognition.split_models import data_key, split_labels
@@ -165,9 +165,9 @@ def combined_hook(fs, *, fr_train: Mapping | None = None, parser_train: Mapping 
     pcfg = ParserConfig(**{"seed": seed, **dict(parser_train or {})})
     parser = train_parser_cached(pcfg, np.asarray(fs.images[rows]), fs.array("parsing")[rows],
                                  data_key=data_key(fs, "train"))
-    masks = fse_models.training_masks(fs, parser, parser_train)
-    spec = fse_models.preprocess_spec({**dict(fr_train or {}), "head": "arcface"})
-    fse = fse_models.make_hook("fserasing", augment_params, masks=masks, images=np.asarray(fs.images[rows]), spec=spec)
+    masks = fse_methods.training_masks(fs, parser, parser_train)
+    spec = fse_methods.preprocess_spec({**dict(fr_train or {}), "head": "arcface"})
+    fse = fse_methods.make_hook("fserasing", augment_params, masks=masks, images=np.asarray(fs.images[rows]), spec=spec)
     crb = lr_methods.make_hook("arcface_crb", lowres_params)
 
     def hook(images, idx, rng, flipped=None):
@@ -176,7 +176,7 @@ def combined_hook(fs, *, fr_train: Mapping | None = None, parser_train: Mapping 
     hook.uses_flips = True  # the loop's flips reach FSErasing (its photometric change defeats mirror detection)
 
     key = {"combined": ["fserasing", "crb"], "fserasing": fse.key(), "crb": crb.key(),
-           "masks": fse_models.parser_key(fs, parser_train)}
+           "masks": fse_methods.parser_key(fs, parser_train)}
     return hook, key
 
 

@@ -74,7 +74,7 @@ def axis_curves(table: pd.DataFrame, metric: str = "tar@far=1e-3", axes=("pose",
 
 
 def ranking_table(rank: pd.DataFrame, digits: int = 3, size=None):
-    """The ranking (lib.crossmethod.protocol.ranking) drawn as a table figure."""
+    """The ranking (lib.crossmethod.evaluate.ranking) drawn as a table figure."""
     plt = pyplot()
     shown = rank.copy()
     for c in shown.columns:
@@ -100,7 +100,7 @@ def ranking_table(rank: pd.DataFrame, digits: int = 3, size=None):
 
 def gain_intervals(ci: pd.DataFrame, metric: str = "tar@far=1e-3", baseline: str = "baseline", size=None):
     """Each method's gain over ``baseline`` (mean ``metric`` over the difficulty conditions) with its
-    bootstrap interval over persons (lib.crossmethod.protocol.bootstrap_ranking), best first."""
+    bootstrap interval over persons (lib.crossmethod.evaluate.bootstrap_ranking), best first."""
     plt = pyplot()
     shown = ci.drop(index=baseline, errors="ignore").sort_values("gain")
     y = np.arange(len(shown))

@@ -109,7 +109,7 @@ class VNet(nn.Module):
         in_channels: 3 (blind, as published) or 4 (damaged RGB + mask).
         paste: composite the output with the known pixels (needs ``in_channels=4``).
         up_kernel: transposed-conv kernel, 3 (the notes; 26.06 M parameters as published) or 2.
-        size: the input size it is trained at (kept as ``train_size`` for lib.inpaint.api.reconstruct;
+        size: the input size it is trained at (kept as ``train_size`` for lib.inpaint.methods.reconstruct;
             the network itself takes any multiple of 16).
     """
 

@@ -38,7 +38,7 @@ def main(argv=None) -> int:
 
     from lib.data.engine import build as engine
     from lib.data.faceset import read_faceset
-    from lib.lowres import crb, margins, protocols
+    from lib.lowres import crb, evaluate as lr_eval, margins
     from lib.recognition.split_models import split_labels
     from lib.recognition.train import TrainConfig, train
 
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
         epoch_s = time.perf_counter() - t
     print(f"one epoch of the default TrainConfig ({steps} steps of {cfg.batch_size}): {epoch_s:.1f} s "
           f"({steps * cfg.batch_size / epoch_s:.0f} images/s)")
-    suite = protocols.engine_suite(fs)
+    suite = lr_eval.engine_suite(fs)
     from lib.recognition.backbones import create_backbone
 
     model = create_backbone(cfg.backbone).eval()
@@ -69,10 +69,10 @@ def main(argv=None) -> int:
 
     def embed_fn(x):
         count["n"] += len(x)
-        return protocols.backbone_embedder(model)(x)
+        return lr_eval.backbone_embedder(model)(x)
 
     t = time.perf_counter()
-    protocols.evaluate(embed_fn, suite)
+    lr_eval.evaluate(embed_fn, suite)
     eval_s = time.perf_counter() - t
     print(f"evaluation of one model: {count['n']} embeddings in {eval_s:.1f} s ({count['n'] / eval_s:.0f} images/s)")
     # 256 octuplets x 8 images (~0.6 epoch of images) and 512 DeriveNet images (~0.15 epoch): about 0.75 epoch

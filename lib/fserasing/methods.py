@@ -134,7 +134,7 @@ def train_model(fs, head: str, augmentation: str, fr_train: Mapping | None = Non
         if augmentation == "fserasing":
             if masks is None or len(masks) != len(rows):
                 raise ValueError(f"fserasing needs parser masks of the {len(rows)} training images "
-                                 "(lib.fserasing.models.training_masks)")
+                                 "(lib.fserasing.methods.training_masks)")
             train_masks = np.asarray(masks)
         elif augmentation == "fserasing_exact":
             train_masks = exact_masks(fs)

@@ -1,4 +1,4 @@
-"""lib.lowres.protocols: degradations, the three tests on toy embedders, the engine suite."""
+"""lib.lowres.evaluate: degradations, the three tests on toy embedders, the engine suite."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.lowres import protocols
+from lib.lowres import evaluate as protocols
 
 N_IDS, PER_ID = 12, 6
 

@@ -1,10 +1,10 @@
 """What other notebooks call (05_cross_method): the trained generators of 02_inpainting without
 retraining, and one ``reconstruct`` for generators and classical baselines alike.
 
-    from lib.inpaint import api
-    g = api.trained_generator(fs)                      # the notebook's published-style GAN (cached)
-    damaged, masks = api.damage(images112, seed=0)     # CelebA-C damage at 112 px
-    restored = api.reconstruct(damaged, masks, model=g)  # or model="telea" | "ns" | "damaged"
+    from lib.inpaint import methods
+    g = methods.trained_generator(fs)                      # the notebook's published-style GAN (cached)
+    damaged, masks = methods.damage(images112, seed=0)     # CelebA-C damage at 112 px
+    restored = methods.reconstruct(damaged, masks, model=g)  # or model="telea" | "ns" | "damaged"
 
 ``trained_generator(fs, cfg, variant=...)`` resolves to the run-cache entry
 ``runs/inpaint/<variant>/<hash>/`` that 02_inpainting trains with the same config (the notebook's
