@@ -22,13 +22,12 @@ PROFILES = ("smoke", "default", "full")
 
 @dataclass(frozen=True)
 class Variants:
-    """{parameter: value} for each profile; ``published`` records the paper's values (documentation and
-    the full profile's source), it is not a profile."""
+    """{parameter: value} for each profile (a package's ``PUBLISHED`` holds the paper's values, which its
+    ``full`` variant takes)."""
 
     smoke: dict = field(default_factory=dict)
     default: dict = field(default_factory=dict)
     full: dict = field(default_factory=dict)
-    published: dict = field(default_factory=dict)
 
     def of(self, profile: str) -> dict:
         if profile not in PROFILES:

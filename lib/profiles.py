@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from lib import paths
@@ -52,12 +53,21 @@ def notebook_parameters(name: str) -> dict:
     ``inspect_notebook`` reports, without its regex parser's habit of dropping a line whose
     comment or string holds an "=", and without importing papermill (about 5 s) in each kernel.
     """
-    import ast
-    import json
-
     nb = paths.notebooks_dir() / f"{name}.ipynb"
     if not nb.exists():
         raise ProfileError(f"no notebook {nb}; known: {notebook_names()}")
+    stat = nb.stat()
+    return dict(_parameters_cell(str(nb), stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=32)
+def _parameters_cell(path: str, mtime_ns: int, size: int) -> dict:
+    """``notebook_parameters`` of one version of a notebook file (read once: a notebook with outputs is
+    megabytes, and a profile check and ``effective`` read the same cell)."""
+    import ast
+    import json
+
+    nb = Path(path)
     try:
         cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
     except (ValueError, KeyError, TypeError) as err:

@@ -332,7 +332,6 @@ def train_fra(maps, embeddings, pairs: pd.DataFrame, cfg: FRAConfig = FRAConfig(
             ``lambda e: sample_negatives(pairs, seed=e)``; must depend on ``epoch`` only (resume).
         max_epochs: stop after this many epochs in total (tests of resume; normal runs leave it None).
     """
-    import torch
     from tqdm import tqdm
 
     from lib.device import select_device

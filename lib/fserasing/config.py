@@ -17,5 +17,4 @@ VARIANTS = Variants(
     smoke={**FR.smoke, "parser_train": {"epochs": 1, "max_images": 32, "batch_size": 16}},
     default={**FR.default, "parser_train": {}},
     full={**FR.full, **PUBLISHED},
-    published=PUBLISHED,
 )

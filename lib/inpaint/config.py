@@ -11,5 +11,4 @@ VARIANTS = Variants(
     smoke={**FR.smoke, "gan": {"size": 32, "epochs": 1, "batch_size": 16}},
     default={**FR.default, "gan": {}},
     full={**FR.full, **PUBLISHED},
-    published=PUBLISHED,
 )

@@ -237,7 +237,6 @@ def _train(cfg: InpaintConfig, images, *, work_dir, progress: bool = True, max_s
     ``work_dir`` holds ``last.pt`` and ``history.csv``; an existing ``last.pt`` of the same config
     and data is resumed. ``max_steps`` stops early (tests of resume).
     """
-    import torch
     from tqdm import tqdm
 
     from lib.device import select_device

@@ -26,5 +26,4 @@ VARIANTS = Variants(
                                          "derivenet": {"images_per_epoch": 32, "batch_size": 16}}},
     default={**FR.default, "lowres_params": {}},
     full={**FR.full, **PUBLISHED},
-    published=PUBLISHED,
 )

@@ -8,7 +8,5 @@ from lib.config import Variants
 VARIANTS = Variants(
     smoke={"fr_train": {"epochs": 1, "batch_size": 32}},
     default={"fr_train": {}},
-    full={"fr_train": {}},
-    # insightface arcface_torch at scale (docs/heads.md): SGD 0.1, momentum 0.9, weight decay 5e-4
-    published={"fr_train": {"lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4}},
+    full={"fr_train": {}},  # a package whose full profile trains the paper's model overrides it
 )

@@ -158,15 +158,14 @@ def select_distinct(pool, evaluate_fn, seed: int, criteria, need: int, max_cosin
 
     kept, rows = list(kept), [*others, *kept_embeddings]
     n_others = len(others)
-    bank, n_bank = None, 0  # rows 0 .. n_bank-1 of a growing matrix (no copy of every row per candidate)
+    # every embedding that can be kept, in one matrix allocated once (its first rows in use): no copy of
+    # all the rows per candidate; the embeddings' dtype is kept, so the dot products are the same
+    bank, n_bank = None, 0
 
     def add(e):
         nonlocal bank, n_bank
-        if bank is None or n_bank == len(bank):
-            grown = np.empty((max(64, 2 * n_bank), len(e)), np.asarray(e).dtype)  # dtype kept: same dot products
-            if n_bank:
-                grown[:n_bank] = bank[:n_bank]
-            bank = grown
+        if bank is None:
+            bank = np.empty((len(rows) + need, len(e)), np.asarray(e).dtype)
         bank[n_bank] = e
         n_bank += 1
 
@@ -203,4 +202,4 @@ def select_distinct(pool, evaluate_fn, seed: int, criteria, need: int, max_cosin
                 progress.update(1)
     for r in in_flight:  # the look-ahead past the last kept person: finish it before the pool is reused
         r.wait()
-    return Stream(kept, bank[n_others:n_bank].copy() if n_bank else np.zeros((0, 0)), tried, reasons, not_distinct)
+    return Stream(kept, bank[n_others:n_bank].copy() if bank is not None else np.array([]), tried, reasons, not_distinct)
