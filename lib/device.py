@@ -28,3 +28,20 @@ def describe(device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (torch {torch.__version__})"
     return f"CPU {platform.machine()} x{torch.get_num_threads()} threads (torch {torch.__version__})"
+
+
+def autocast(device, enabled: bool = True):
+    """Mixed precision for a training forward pass: bfloat16 autocast on a CUDA device that has it,
+    else a context that changes nothing (CPU, or a GPU without bfloat16: fp32).
+
+    bfloat16 keeps float32's exponent range, so no loss scaling is needed (arcface_torch's fp16 +
+    GradScaler stays in lib.recognition.train). Losses are computed on ``.float()`` outputs, outside
+    the context.
+    """
+    import contextlib
+
+    import torch
+
+    if enabled and device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()

@@ -101,6 +101,7 @@ class FRAConfig:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
+    amp: bool = True  # bfloat16 autocast on CUDA (lib.device.autocast); no effect on CPU
 
     @classmethod
     def paper(cls, frl: str, **changes) -> FRAConfig:
@@ -114,7 +115,7 @@ class FRAConfig:
     def key(self) -> dict:
         """The JSON-able identity of the run (device and threads left out, as in lib.recognition.train)."""
         d = asdict(self)
-        for k in ("device", "threads"):
+        for k in ("device", "threads", "amp"):
             d.pop(k)
         return d
 
@@ -225,13 +226,18 @@ def _sha256(arr: np.ndarray) -> str:
 
 # ------------------------------------------------------------------------------------ train
 
-def _batch_terms(model, maps_t, emb_t, rows, margin: float, unit: bool = False) -> dict:
-    """Forward one batch given (B, 6) index rows on the device; returns fra_loss's terms."""
+def _batch_terms(model, maps_t, emb_t, rows, margin: float, unit: bool = False, amp: bool = False) -> dict:
+    """Forward one batch given (B, 6) index rows on the device (under bfloat16 autocast on CUDA when
+    ``amp``); returns fra_loss's terms, computed in float32."""
     import torch
+
+    from lib.device import autocast
 
     x = maps_t.index_select(0, rows[:, 0]).unsqueeze(1).float().contiguous(memory_format=torch.channels_last)
     e = emb_t.index_select(0, rows[:, 1:].reshape(-1)).view(len(rows), 5, -1)
-    recon, generated = model(x, e[:, 0])
+    with autocast(x.device, amp):
+        recon, generated = model(x, e[:, 0])
+    recon, generated = recon.float(), generated.float()
     return fra_loss(recon, x, generated, e[:, 1], (e[:, 2], e[:, 3], e[:, 4]), margin, unit)
 
 
@@ -268,7 +274,7 @@ def _fra_step(cfg: FRAConfig, model, opt, maps_t, emb_t, rows_b, where: str, ckp
     stops training."""
     import torch
 
-    terms = _batch_terms(model, maps_t, emb_t, rows_b, cfg.triplet_margin, cfg.triplet_unit)
+    terms = _batch_terms(model, maps_t, emb_t, rows_b, cfg.triplet_margin, cfg.triplet_unit, cfg.amp)
     values = torch.stack([terms[k].detach() for k in LOSS_TERMS]).tolist()
     if not np.isfinite(values[0]):
         raise TrainingDiverged(

@@ -48,6 +48,7 @@ class ParserConfig:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
+    amp: bool = True  # bfloat16 autocast on CUDA (lib.device.autocast); no effect on CPU
 
     def __post_init__(self):
         if self.input_size % 32:
@@ -56,7 +57,7 @@ class ParserConfig:
 
     def key(self) -> dict:
         d = asdict(self)
-        d.pop("device"), d.pop("threads")
+        d.pop("device"), d.pop("threads"), d.pop("amp")
         d["decoder_channels"] = list(d["decoder_channels"])
         return d
 
@@ -124,14 +125,29 @@ def _check(images, labels=None):
                              f"got {labels.dtype} {labels.shape}")
 
 
+def parser_step(cfg: ParserConfig, model, opt, x, y, lr: float, where: str) -> float:
+    """One AdamW step at ``lr`` on the device tensors ``x`` (B, 3, S, S) and ``y`` (B, S, S) class ids:
+    pixel-wise cross-entropy (bfloat16 autocast on CUDA when ``cfg.amp``); the loss."""
+    import torch.nn.functional as F
+
+    from lib.device import autocast
+    from lib.recognition.train import checked_step
+
+    for g in opt.param_groups:
+        g["lr"] = lr
+    with autocast(x.device, cfg.amp):
+        logits = model(x)
+    loss = F.cross_entropy(logits.float(), y)
+    checked_step(opt, loss, where, cfg.lr)
+    return loss.item()
+
+
 def train_parser(cfg: ParserConfig, images, labels, *, progress: bool = False):
     """Train the parser on uint8 ``images`` (N, H, W, 3) and ``labels`` (N, H, W). Returns (model, history)."""
     import torch
-    import torch.nn.functional as F
     from tqdm import tqdm
 
     from lib.device import select_device
-    from lib.recognition.train import checked_step
     from lib.seeding import numpy_rng, seed_everything
 
     _check(images, labels)
@@ -158,11 +174,9 @@ def train_parser(cfg: ParserConfig, images, labels, *, progress: bool = False):
                 img, lab = img.copy(), lab.copy()
                 img[flip], lab[flip] = img[flip, :, ::-1], flip_labels(lab[flip])
             x, y = _to_input(img, cfg.input_size, device), _to_target(lab, cfg.input_size, device)
-            for g in opt.param_groups:
-                g["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / total))
-            loss = F.cross_entropy(model(x), y)
-            checked_step(opt, loss, f"parser training, step {step}", cfg.lr)
-            loss_sum += loss.item()
+            loss = parser_step(cfg, model, opt, x, y, cfg.lr * 0.5 * (1 + math.cos(math.pi * step / total)),
+                               f"parser training, step {step}")
+            loss_sum += loss
             step += 1
             bar.update(1)
         history.append({"epoch": epoch + 1, "loss": loss_sum / steps_per_epoch})

@@ -86,6 +86,7 @@ class InpaintConfig:
     # small, and on a busy 2-core machine two OpenMP threads ran it ~10x slower than one (2.3 vs
     # ~25 images/s measured at 64 px with other work running); alone, 2 threads gain little.
     threads: int | None = 1
+    amp: bool = True  # bfloat16 autocast on CUDA (lib.device.autocast); no effect on CPU
 
     @classmethod
     def paper(cls, **changes) -> "InpaintConfig":
@@ -107,7 +108,7 @@ class InpaintConfig:
 
     def key(self) -> dict:
         d = asdict(self)
-        for k in ("device", "threads", "checkpoint_every"):
+        for k in ("device", "threads", "checkpoint_every", "amp"):
             d.pop(k)
         return d
 
@@ -197,24 +198,38 @@ def _models(cfg: InpaintConfig, device):
 
 
 def _gan_step(cfg: InpaintConfig, real_all, idx, epoch: int, models, device, sums: dict, where: str, ckpt: Path):
-    """One step on rows ``idx``: damage them (the epoch's masks), a discriminator step when there is one,
-    then a generator step; the batch's terms are added to ``sums``."""
-    import torch
-
-    g, d, opt_g, opt_d = models
+    """One step on rows ``idx``: damage them (the epoch's masks), then :func:`gan_update`."""
     damaged, masks = idata.damage(real_all[idx], cfg.seed, f"train{epoch}", ids=idx)
     real = to_tensor(real_all[idx], device=device)
-    inp = to_tensor(damaged, masks if g.in_channels == 4 else None, device=device)
-    fake = g(inp)
+    inp = to_tensor(damaged, masks if models[0].in_channels == 4 else None, device=device)
+    gan_update(cfg, models, real, inp, sums, where, ckpt)
+
+
+def gan_update(cfg: InpaintConfig, models, real, inp, sums: dict, where: str, ckpt: Path) -> None:
+    """A discriminator step when there is one, then a generator step, on the device tensors ``real``
+    (targets) and ``inp`` (the generator's input); the batch's terms are added to ``sums``."""
+    import torch
+
+    from lib.device import autocast
+
+    g, d, opt_g, opt_d = models
+    amp = autocast(real.device, cfg.amp)  # re-entered for each forward; the losses take float32 outputs
+    with amp:
+        fake = g(inp)
+    fake = fake.float()
     adv_logits = None
     if d is not None:
-        real_logits, fake_logits = d(real), d(fake.detach())
+        with amp:
+            real_logits, fake_logits = d(real), d(fake.detach())
+        real_logits, fake_logits = real_logits.float(), fake_logits.float()
         d_loss = losses.discriminator_loss(real_logits, fake_logits, cfg.label_smoothing)
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
         d.requires_grad_(False)
-        adv_logits = d(fake)
+        with amp:
+            adv_logits = d(fake)
+        adv_logits = adv_logits.float()
         d.requires_grad_(True)
         sums["d_loss"] += d_loss.item()
         sums["d_real"] += torch.sigmoid(real_logits).mean().item()
