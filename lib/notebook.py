@@ -67,6 +67,13 @@ class NotebookRun:
             print(f"{key:<{width}}  {flat[key]:.{digits}f}")
         return flat
 
+    def conclude(self, paragraphs) -> None:
+        """Show the notebook's conclusion: Markdown paragraphs whose numbers the calling cell computed
+        from this run's results (so the prose cannot drift from the numbers)."""
+        from IPython.display import Markdown, display
+
+        display(Markdown("\n\n".join(paragraphs)))
+
 
 def begin(name: str, namespace: dict) -> NotebookRun:
     """Start notebook ``name``: collect its parameters from ``namespace`` (the notebook's

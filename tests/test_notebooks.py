@@ -28,8 +28,10 @@ def test_notebook_structure(name):
     assert "colab-setup" in cells[1].metadata.get("tags", []), "Colab cell right after the title"
     params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1 and "profile = " in params[0].source and "seed = " in params[0].source
-    last_code = [c for c in cells if c.cell_type == "code"][-1]
-    assert "# NBVAL_CHECK_OUTPUT" in last_code.source and ".summary(" in last_code.source
+    *_, summary, conclusion = [c for c in cells if c.cell_type == "code"]
+    assert "# NBVAL_CHECK_OUTPUT" in summary.source and ".summary(" in summary.source, "the summary cell nbval compares"
+    assert "conclusion" in conclusion.metadata.get("tags", []) and ".conclude(" in conclusion.source, \
+        "it ends with its conclusion in prose, numbers computed (run.conclude)"
     assert f'begin("{name}"' in "".join(c.source for c in cells)
     for c in cells:
         if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", []):
