@@ -18,6 +18,13 @@ def select_device(device: str = "auto"):
     return dev
 
 
+def rank_and_world() -> tuple[int, int]:
+    """(rank, world size) of this process under torchrun (its RANK / WORLD_SIZE variables); (0, 1) alone."""
+    import os
+
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def describe(device) -> str:
     """A short description of the hardware, for MANIFEST.json and RESULTS.md."""
     import platform

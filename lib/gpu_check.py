@@ -18,7 +18,9 @@ Each check passes when every epoch's loss is finite and the last epoch's mean lo
 first's. It records ``loss_first`` / ``loss_last``, ``loop_seconds`` (the library loop, CPU data
 preparation included), ``images_per_s`` (the training step alone on a batch already on the GPU,
 best of a few timed runs after warm-up; for FRA, pairs per second) and ``peak_mib`` (the most GPU
-memory torch allocated during the check). Results go to figures/metrics/gpu_check.json with the
+memory torch allocated during the check). For ArcFace and the parser, whose loops run with cuDNN's
+deterministic kernels (lib.seeding), ``images_per_s_autotuned`` times the same step with the autotuner on
+and determinism off. Results go to figures/metrics/gpu_check.json with the
 device and torch version. On a machine without CUDA it says so and exits 0 without writing.
 
 ``run_checks(device="cpu", tiny=True)`` runs the same code at small sizes on the CPU (the tests).
@@ -27,6 +29,7 @@ device and torch version. On a machine without CUDA it says so and exits 0 witho
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -131,6 +134,24 @@ def timed(step: Callable[[], None], batch: int, device, steps: int, repeats: int
 FLOOR = 1e-6  # a loss this small has nothing left to fall (sphereface_lowres: see check_recognition)
 
 
+@contextlib.contextmanager
+def autotuned():
+    """cuDNN's autotuner on and deterministic kernels off (what lib.seeding.seed_everything turns off for
+    repeatable runs), restored afterwards: the price of determinism, measured on the same step."""
+    import torch
+
+    cudnn = torch.backends.cudnn
+    saved = (cudnn.benchmark, cudnn.deterministic, torch.are_deterministic_algorithms_enabled(),
+             torch.is_deterministic_algorithms_warn_only_enabled())
+    cudnn.benchmark, cudnn.deterministic = True, False
+    torch.use_deterministic_algorithms(False)
+    try:
+        yield
+    finally:
+        cudnn.benchmark, cudnn.deterministic = saved[0], saved[1]
+        torch.use_deterministic_algorithms(saved[2], warn_only=saved[3])
+
+
 def _losses(history, column: str = "loss") -> dict:
     """First and last epoch's mean loss; passed: all finite and the last below the first (or at the floor)."""
     values = [float(v) for v in history[column]]
@@ -165,9 +186,13 @@ def check_recognition(head: str, s: Sizes, device, work: Path) -> dict:
         m = torch.as_tensor(margins, dtype=torch.float32, device=r.device)
     x = preprocess(batch, get_preprocess(r.backbone), device=r.device).contiguous(memory_format=torch.channels_last)
     y = torch.as_tensor(labels[:s.fr_batch], device=r.device)
-    speed = timed(lambda: _step(cfg, r, x, y, m, cfg.lr, "gpu_check", work / "none.pt"), s.fr_batch, device,
-                  s.timed_steps)
-    return {**_losses(result.history), "loop_seconds": round(loop, 2), "images_per_s": speed,
+    step = lambda: _step(cfg, r, x, y, m, cfg.lr, "gpu_check", work / "none.pt")  # noqa: E731
+    speed = timed(step, s.fr_batch, device, s.timed_steps)
+    extra = {}
+    if head == "arcface":
+        with autotuned():
+            extra["images_per_s_autotuned"] = timed(step, s.fr_batch, device, s.timed_steps)
+    return {**_losses(result.history), "loop_seconds": round(loop, 2), "images_per_s": speed, **extra,
             "amp": "float16 + GradScaler" if r.use_amp else "off"}
 
 
@@ -209,10 +234,12 @@ def check_parser(s: Sizes, device, work: Path) -> dict:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     x = _to_input(images[:s.parser_batch], cfg.input_size, device)
     y = _to_target(labels[:s.parser_batch], cfg.input_size, device)
-    speed = timed(lambda: parser_step(cfg, model, opt, x, y, cfg.lr, "gpu_check"), s.parser_batch, device,
-                  s.timed_steps)
+    step = lambda: parser_step(cfg, model, opt, x, y, cfg.lr, "gpu_check")  # noqa: E731
+    speed = timed(step, s.parser_batch, device, s.timed_steps)
+    with autotuned():
+        fast = timed(step, s.parser_batch, device, s.timed_steps)
     return {**_losses({"loss": [h["loss"] for h in history]}), "loop_seconds": round(loop, 2),
-            "images_per_s": speed, "amp": _amp_name(device)}
+            "images_per_s": speed, "images_per_s_autotuned": fast, "amp": _amp_name(device)}
 
 
 def check_fra(s: Sizes, device, work: Path) -> dict:

@@ -66,8 +66,18 @@ def cached_resumable(name: str, key: dict, train: Callable[[Path], object], file
     """
     import shutil
 
+    from lib.device import rank_and_world
+
     target = artifact_dir(name, key)
     work = target.with_name(target.name + ".work")
+    rank, world = rank_and_world()
+    if world > 1 and rank != 0:
+        # Under torchrun the ranks train together; rank 0 alone writes the checkpoints (``train``'s rule)
+        # and the cache entry. Every rank decides from the same state (the entry exists or not) before
+        # any of them trains, so they all train or all load.
+        if target.is_dir() and (target / "config.json").exists() and not forced():
+            return target, None
+        return work, train(work)
     trained: dict = {}
 
     def build(tmp: Path) -> None:

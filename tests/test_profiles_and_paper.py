@@ -20,8 +20,8 @@ n = 3
 """
 
 
-def run_paper(root, *args):
-    env = dict(os.environ, FACEAUG_ROOT=str(root))
+def run_paper(root, *args, env=None):
+    env = dict(os.environ, FACEAUG_ROOT=str(root), **(env or {}))
     return subprocess.run([sys.executable, "-m", "lib.paper", *args], capture_output=True, text=True, env=env,
                           cwd=root, timeout=300)
 
@@ -83,6 +83,47 @@ def test_paper_runs_notebooks_and_records_times(fake_root):
     assert manifest["paper"]["last_seconds"] > 0
     assert (fake_root / "build" / "executed" / "smoke" / "00_demo.ipynb").exists()
     assert nb.read_bytes() == nb.read_bytes()  # source notebook untouched by smoke runs
+
+
+def test_paper_shows_the_running_cell_and_its_progress_bar(fake_root):
+    make_notebook(fake_root / "notebooks" / "00_demo.ipynb", PARAMS,
+                  "from tqdm import tqdm\nfor _ in tqdm(range(5), desc='demo bar', disable=False, mininterval=0):\n    pass",
+                  "x = 1")
+    (fake_root / "notebooks" / "params" / "smoke.yaml").write_text("00_demo: {}\n")
+    res = run_paper(fake_root, "--profile", "smoke", env={"FACEAUG_PROGRESS_SECONDS": "0"})
+    assert res.returncode == 0, res.stderr
+    assert "00_demo: cell 1/" in res.stdout and "| demo bar: 100%" in res.stdout, res.stdout
+
+
+def test_executed_notebooks_keep_what_a_terminal_shows(tmp_path):
+    import nbformat
+
+    from lib.paper import clean_notebook, terminal_text
+
+    assert terminal_text("start\r  0%|\r 50%|\r100%|done\nnext\r\nlast") == "100%|done\nnext\nlast"
+    frames = [nbformat.v4.new_output("stream", name="stderr", text=f"\r{i:3d}%|") for i in range(0, 101, 5)]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
+        *frames, nbformat.v4.new_output("stream", name="stderr", text="\n"),  # one output per frame, as kernels send
+        nbformat.v4.new_output("stream", name="stdout", text="table\nrow\n")])])
+    nbformat.write(nb, tmp_path / "a.ipynb")
+    clean_notebook(tmp_path / "a.ipynb", tmp_path / "b.ipynb")
+    outs = nbformat.read(tmp_path / "b.ipynb", as_version=4).cells[0].outputs
+    assert outs[0].text == "100%|\n" and outs[1].text == "table\nrow\n"
+
+
+def test_progress_line_off_a_terminal_prints_at_most_every_interval():
+    import io
+
+    from lib.paper import ProgressLine
+
+    out = io.StringIO()
+    line = ProgressLine("00_x", out=out, every=3600)
+    line.cells.write("\rcell 1/9")
+    line.cell_output.write("\rbar:  10%|\rbar:  20%|")
+    line.cells.write("\rcell 2/9")
+    assert out.getvalue() == "  00_x: cell 1/9\n"  # the first state at once, then nothing within the hour
+    line.draw(force=True)
+    assert out.getvalue().splitlines()[-1] == "  00_x: cell 2/9"  # a new cell drops the last cell's bar
 
 
 def test_paper_failing_notebook_one_line_error(fake_root):

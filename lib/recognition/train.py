@@ -178,6 +178,13 @@ class _Dist:
     def main(self) -> bool:
         return self.rank == 0
 
+    def barrier(self) -> None:
+        """Under DDP, wait for every rank (no-op alone)."""
+        if self.world > 1:
+            import torch.distributed as tdist
+
+            tdist.barrier()
+
 
 def _init_distributed(device_name: str):
     """DDP under torchrun (WORLD_SIZE > 1): NCCL on CUDA, Gloo on CPU. Returns (dist, device)."""
@@ -404,6 +411,7 @@ def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None
     if r.dist.main and step >= cfg.epochs * steps_per_epoch:
         save_atomic(work_dir / FINAL, {"backbone": r.backbone.state_dict(), "head": r.head_module.state_dict(),
                                        "config": ckpt.config})
+    r.dist.barrier()  # under DDP every rank returns once rank 0 has written its checkpoint and model
     return TrainResult(r.backbone.cpu(), r.head_module.cpu(), pd.DataFrame(rows), work_dir, resumed)
 
 
