@@ -73,3 +73,15 @@ def test_broken_trees_stop_or_are_recorded(engine, tmp_path):
     with pytest.raises(SourceError, match=r"train\.txt: line 1 .*see data_cards/webface\.md"):
         webface.convert(broken["webface_bad_list"], tmp_path / "out_web", list_file=broken["webface_bad_list"].parent
                         / "train.txt", progress=False)
+
+
+def test_fra_checkpoints_in_the_originals_formats_load_and_a_wrong_one_is_refused(tmp_path):
+    from lib.fra import frl
+    from lib.recognition.backbones.checkpoint import CheckpointError
+
+    paths = rehearsal.write_checkpoints(tmp_path)
+    for name in ("magface", "arcface", "cosface"):
+        model = frl.load_checkpoint_model(name, paths[name])
+        assert not model.training and model.backbone_name == frl.CHECKPOINT_MODELS[name]["backbone"]
+    with pytest.raises(CheckpointError, match=r"wrong_keys\.pth"):
+        frl.load_checkpoint_model("arcface", paths["wrong_keys"])

@@ -10,7 +10,8 @@ placed on the original canvas sizes. Every adapter in lib.data.sources converts 
 would the real one (detection, alignment, name parsing, protocol files): what the rehearsal of the full
 profile runs on.
 
-Each writer takes a FaceSet of engine faces (112 x 112 aligned crops with ``landmarks68`` and the 25-class
+``write_checkpoints`` writes the FRA base models in their original file formats; ``write_broken`` the
+faults a user meets. Each tree writer takes a FaceSet of engine faces (112 x 112 aligned crops with ``landmarks68`` and the 25-class
 ``parsing`` maps, e.g. the smoke profile's synth_kdef) and returns the root to give the adapter.
 """
 
@@ -230,6 +231,42 @@ def write_webface(fs, root: Path, persons: int = 8, per_person: int = 6) -> Path
             lines.append(f"{ident}/{j:03d}.jpg {k}")
     _write(root / "train.txt", lines)
     return base
+
+
+def write_checkpoints(out: Path, seed: int = 0) -> dict[str, Path]:
+    """The FRA paper's three base models as a user would give them (01_fra's ``checkpoints``), with
+    seeded random weights in each original's file format, plus one that cannot load: {name: path}.
+
+    - ``magface``: MagFace's ``{"epoch", "arch", "state_dict"}`` with the backbone under
+      ``features.module.`` and its classifier ``fc.weight`` beside it (magface_iresnet100);
+    - ``arcface``: the plain state dict of the same IResNet-100 (the FRA code's ArcFace model);
+    - ``cosface``: CosFace_pytorch's ``sphere20`` state dict at 112 x 96 (``ACC99.pth``);
+    - ``wrong_keys``: a small state dict of another network (no key fits: refused, naming the file).
+
+    About 590 MB: the IResNet-100 files are full size (249 MB each)."""
+    import torch
+
+    from lib.fra.frl import CHECKPOINT_MODELS
+    from lib.recognition.backbones import create_backbone
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    paths = {}
+    for name in ("magface", "arcface", "cosface"):
+        spec = CHECKPOINT_MODELS[name]
+        kwargs = {"input_size": spec["input_size"]} if "input_size" in spec else {}
+        state = create_backbone(spec["backbone"], **kwargs).state_dict()
+        if name == "magface":
+            state = {"epoch": 25, "arch": "iresnet100",
+                     "state_dict": {**{f"features.module.{k}": v for k, v in state.items()},
+                                    "fc.weight": torch.randn(16, 512)}}
+        paths[name] = out / {"magface": "magface_epoch_00025.pth", "arcface": "backbone.pth",
+                             "cosface": "ACC99.pth"}[name]
+        torch.save(state, paths[name])
+    paths["wrong_keys"] = out / "wrong_keys.pth"
+    torch.save({f"layer{i}.conv.weight": torch.zeros(8, 8, 3, 3) for i in range(4)}, paths["wrong_keys"])
+    return paths
 
 
 WRITERS = {"kdef": (write_kdef, "KDEF"), "lfw": (write_lfw, "lfw"), "celeba": (write_celeba, "CelebA"),
