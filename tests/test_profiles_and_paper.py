@@ -126,6 +126,25 @@ def test_progress_line_off_a_terminal_prints_at_most_every_interval():
     assert out.getvalue().splitlines()[-1] == "  00_x: cell 2/9"  # a new cell drops the last cell's bar
 
 
+def test_progress_line_on_a_terminal_redraws_one_line():
+    import io
+
+    from lib.paper import ProgressLine
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    line = ProgressLine("00_x", out=out, width=40)
+    line.cells.write("\rcell 3/9")
+    line.cell_output.write("\rbar:  50%|")
+    line.close()
+    frames = out.getvalue().split("\r")
+    assert "\n" not in out.getvalue() and frames[1].rstrip() == "  00_x: cell 3/9"
+    assert frames[2].rstrip() == "  00_x: cell 3/9 | bar:  50%|" and frames[-1] == ""  # cleared at the end
+
+
 def test_paper_failing_notebook_one_line_error(fake_root):
     make_notebook(fake_root / "notebooks" / "00_ok.ipynb", PARAMS, "x = 1")
     make_notebook(fake_root / "notebooks" / "01_bad.ipynb", PARAMS, "y = 2", "raise ValueError('corrupt image foo.jpg')")
