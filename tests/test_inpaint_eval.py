@@ -100,3 +100,17 @@ def test_fixed_threshold_protocol():
     assert roc["original"]["auc"] > 0.9 > roc["noise"]["auc"]
     with pytest.raises(ValueError, match="differ in shape"):
         ieval.condition_scores(emb, emb[:, :8], pairs)
+
+
+def test_tar_bars_draw_when_a_tar_cannot_be_resolved():
+    """A small test set gives NaN TAR at FAR 1e-3 (too few impostors): seaborn draws no bar for it, and
+    the FAR labels must still land on the right recognisers."""
+    import pandas as pd
+
+    from lib.inpaint.plots import tar_bars
+
+    report = pd.DataFrame({"recogniser": ["a", "b", "a", "b"], "condition": ["original", "original", "gan", "gan"],
+                           "target_far": 1e-3, "tar": [0.9, np.nan, 0.8, 0.7], "far": [1e-3, np.nan, 2e-3, 5e-4]})
+    fig = tar_bars(report)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["1e-3", "2e-3", "5e-4"]  # a original, a gan, b gan: no bar, no label for b original

@@ -81,7 +81,7 @@ def _rows(fs, per_person: int, persons: int, seed: int, frontal: bool = False) -
 
 
 # --------------------------------------------------------------------------------------- writers
-def write_kdef(fs, root: Path, persons: int = 4) -> Path:
+def write_kdef(fs, root: Path, persons: int = 8) -> Path:
     """``KDEF/<AF01>/<AF01ANFL>.JPG`` at 562 x 762 (KDEF's size), each engine person as one KDEF person
     with both sessions, every emotion and pose the FaceSet holds."""
     meta = fs.meta
@@ -115,14 +115,15 @@ def write_lfw(fs, root: Path, persons: int = 6, per_person: int = 3) -> Path:
     return root
 
 
-def write_celeba(fs, root: Path, persons: int = 6, per_person: int = 4) -> Path:
+def write_celeba(fs, root: Path, persons: int = 8, per_person: int = 4) -> Path:
     """``img_align_celeba/000001.jpg`` at 178 x 218, ``identity_CelebA.txt``, ``list_eval_partition.txt``
-    (persons split train/val/test) and ``list_landmarks_align_celeba.txt`` (5 points). Frontal faces
+    (persons split train/val/test, two test persons: a verification needs impostors) and ``list_landmarks_align_celeba.txt`` (5 points). Frontal faces
     first, as CelebA-C keeps |yaw| <= 20 only."""
     from lib.data.sources.celeba import LANDMARK_COLUMNS
 
     ids, parts, marks, n = [], [], [], 0
-    for k, rows in enumerate(_rows(fs, per_person, persons, seed=2, frontal=True)):
+    groups = _rows(fs, per_person, persons, seed=2, frontal=True)
+    for k, rows in enumerate(groups):
         for i in rows:
             n += 1
             name = f"{n:06d}.jpg"
@@ -130,7 +131,7 @@ def write_celeba(fs, root: Path, persons: int = 6, per_person: int = 4) -> Path:
             save(root / "img_align_celeba" / name, canvas, quality=95)
             pts = transform(points5(fs.array("landmarks68")[i]), M)
             ids.append(f"{name} {1000 + k}")
-            parts.append(f"{name} {0 if k < persons - 2 else 1 if k == persons - 2 else 2}")
+            parts.append(f"{name} {0 if k < len(groups) - 3 else 1 if k == len(groups) - 3 else 2}")  # 2 test persons
             marks.append(f"{name} " + " ".join(str(int(round(v))) for v in pts.ravel()))
     _write(root / "identity_CelebA.txt", ids)
     _write(root / "list_eval_partition.txt", parts)

@@ -51,10 +51,13 @@ def tar_bars(report, target_far: float = 1e-3, title: str | None = None, size=(6
     fig, ax = plt.subplots(figsize=size)
     order = list(dict.fromkeys(part["condition"]))
     sns.barplot(data=part, x="recogniser", y="tar", hue="condition", hue_order=order, ax=ax)
+    # a bar's recogniser from its x position: seaborn draws no bar for a NaN TAR (too few impostor pairs
+    # to reach the target FAR), so a container can hold fewer bars than there are recognisers
+    names = {round(x): t.get_text() for x, t in zip(ax.get_xticks(), ax.get_xticklabels())}
     for bars, cond in zip(ax.containers, order):
         fars = part[part["condition"] == cond].set_index("recogniser")["far"]
-        names = [t.get_text() for t in ax.get_xticklabels()]
-        ax.bar_label(bars, labels=[f"{fars.get(n, np.nan):.0e}".replace("e-0", "e-") for n in names],
+        at = [names.get(round(b.get_x() + b.get_width() / 2)) for b in bars]
+        ax.bar_label(bars, labels=[f"{fars.get(n, np.nan):.0e}".replace("e-0", "e-") for n in at],
                      fontsize=5, rotation=90, padding=1)
     ax.set_ylim(0, 1.15), ax.set_ylabel(f"TAR at FAR={target_far:g} (fixed on originals)")
     ax.legend(fontsize="x-small", ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.15))
