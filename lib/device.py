@@ -37,6 +37,13 @@ def describe(device) -> str:
     return f"CPU {platform.machine()} x{torch.get_num_threads()} threads (torch {torch.__version__})"
 
 
+def amp_dtype(device):
+    """The autocast dtype of :func:`autocast` on ``device``: bfloat16 on a CUDA device that has it, else None."""
+    import torch
+
+    return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+
+
 def autocast(device, enabled: bool = True):
     """Mixed precision for a training forward pass: bfloat16 autocast on a CUDA device that has it,
     else a context that changes nothing (CPU, or a GPU without bfloat16: fp32).
@@ -49,6 +56,5 @@ def autocast(device, enabled: bool = True):
 
     import torch
 
-    if enabled and device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    dtype = amp_dtype(device) if enabled else None
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()

@@ -261,9 +261,9 @@ def check_fra(s: Sizes, device, work: Path) -> dict:
 
 
 def _amp_name(device) -> str:
-    import torch
+    from lib.device import amp_dtype
 
-    return "bfloat16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "off"
+    return "bfloat16" if amp_dtype(device) is not None else "off"
 
 
 def checks(heads=None) -> dict[str, Callable]:

@@ -26,6 +26,8 @@ import numpy as np
 from PIL import Image
 
 from lib.data.faceset import person_labels
+from lib.data.sources.common import transform_points
+from lib.faces.align import points5_from_68
 
 KDEF_EMOTIONS = {"afraid": "AF", "angry": "AN", "disgusted": "DI", "happy": "HA", "neutral": "NE", "sad": "SA",
                  "surprised": "SU"}
@@ -44,15 +46,6 @@ def on_canvas(crop: np.ndarray, height: int, width: int, face: int) -> tuple[np.
     canvas = cv2.warpAffine(crop, M, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                             borderValue=fill)
     return canvas, M
-
-
-def transform(points: np.ndarray, M: np.ndarray) -> np.ndarray:
-    return np.asarray(points, np.float64) @ M[:, :2].T + M[:, 2]
-
-
-def points5(lm68: np.ndarray) -> np.ndarray:
-    """Image-left eye centre, other eye centre, nose tip, image-left and other mouth corner of 68 points."""
-    return np.stack([lm68[36:42].mean(0), lm68[42:48].mean(0), lm68[30], lm68[48], lm68[54]])
 
 
 def save(path: Path, image: np.ndarray, **kw) -> Path:
@@ -129,7 +122,7 @@ def write_celeba(fs, root: Path, persons: int = 8, per_person: int = 4) -> Path:
             name = f"{n:06d}.jpg"
             canvas, M = on_canvas(fs.images[i], 218, 178, 110)
             save(root / "img_align_celeba" / name, canvas, quality=95)
-            pts = transform(points5(fs.array("landmarks68")[i]), M)
+            pts = transform_points(points5_from_68(fs.array("landmarks68")[i]), M)
             ids.append(f"{name} {1000 + k}")
             parts.append(f"{name} {0 if k < len(groups) - 3 else 1 if k == len(groups) - 3 else 2}")  # 2 test persons
             marks.append(f"{name} " + " ".join(str(int(round(v))) for v in pts.ravel()))
@@ -164,7 +157,7 @@ def write_facesynthetics(fs, root: Path, n: int = 24) -> Path:
         lab = cv2.warpAffine(np.asarray(parsing[i]), M, (512, 512), flags=cv2.INTER_NEAREST, borderValue=0)
         save(root / "dataset_100000" / f"{name}_seg.png", labels19(lab))
         save(root / "labels_25" / f"{name}_seg.png", lab.astype(np.uint8))
-        pts = transform(np.vstack([lm68[i], lm68[i][36:42].mean(0), lm68[i][42:48].mean(0)]), M)
+        pts = transform_points(np.vstack([lm68[i], points5_from_68(lm68[i])[:2]]), M)  # + the two pupils
         _write(root / "dataset_100000" / f"{name}_ldmks.txt", [f"{x:.6f} {y:.6f}" for x, y in pts])
     _write(root / "anno_list.csv", ["frame_id,with_25", *(f"{f},1" for f in range(n))])
     return root

@@ -49,25 +49,12 @@ def parse_sets(items) -> dict:
     return out
 
 
-def _rows_and_labels(fs, split: str):
-    import numpy as np
-
-    from lib.data.faceset import person_labels
-    from lib.recognition.split_models import split_labels
-
-    if split != "all":
-        return split_labels(fs.meta, split)
-    names = person_labels(fs.meta)
-    lookup = {k: i for i, k in enumerate(sorted(set(names)))}
-    return np.arange(len(names)), np.array([lookup[n] for n in names], dtype=np.int64)
-
-
 def main(argv=None) -> int:
     import numpy as np
 
     from lib.data.faceset import read_faceset
     from lib.device import rank_and_world
-    from lib.recognition.split_models import background_masks, train_on_split
+    from lib.recognition.split_models import background_masks, split_labels, train_on_split
     from lib.recognition.train import TrainConfig, train
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -89,7 +76,7 @@ def main(argv=None) -> int:
             raise SystemExit("--split all needs --work-dir (the run cache keys the rows by split)")
         result = train_on_split(fs, cfg, name=args.name, split=args.split, progress=main_rank)
     else:
-        rows, labels = _rows_and_labels(fs, args.split)
+        rows, labels = split_labels(fs.meta, None if args.split == "all" else args.split)
         bg = background_masks(fs, rows) if cfg.photometric == "wild" else None
         result = train(cfg, np.asarray(fs.images[rows]), labels, work_dir=args.work_dir, progress=main_rank,
                        max_steps=args.max_steps, background=bg)

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 import numpy as np
 
 
-def split_labels(meta, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """Row indices of ``split`` and their contiguous class labels: one class per PERSON (sorted names).
+def split_labels(meta, split: str | None = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of ``split`` (None: every row) and their contiguous class labels: one class per PERSON
+    (sorted names).
 
     A person photographed in two sessions (KDEF, the engine: identities "A007" and "B007") is one
     class (lib.data.faceset.person_labels): training the sessions as two classes would teach the
@@ -23,7 +24,7 @@ def split_labels(meta, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """
     from lib.data.faceset import person_labels
 
-    rows = np.flatnonzero(meta["split"].to_numpy() == split)
+    rows = np.arange(len(meta)) if split is None else np.flatnonzero(meta["split"].to_numpy() == split)
     if rows.size == 0:
         raise ValueError(f"the FaceSet has no {split!r} rows: FR models are trained on training identities only")
     names = person_labels(meta)[rows]

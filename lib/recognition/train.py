@@ -190,9 +190,9 @@ def _init_distributed(device_name: str):
     """DDP under torchrun (WORLD_SIZE > 1): NCCL on CUDA, Gloo on CPU. Returns (dist, device)."""
     import torch
 
-    from lib.device import select_device
+    from lib.device import rank_and_world, select_device
 
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    _, world = rank_and_world()
     if world <= 1:
         return _Dist(), select_device(device_name)
     import torch.distributed as tdist
