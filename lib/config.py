@@ -17,17 +17,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PROFILES = ("smoke", "default", "full")
+from lib.paths import PROFILES
 
 
 @dataclass(frozen=True)
 class Variants:
     """{parameter: value} for each profile (a package's ``PUBLISHED`` holds the paper's values, which its
-    ``full`` variant takes)."""
+    ``full`` variant takes). ``rehearsal`` runs the full profile's code paths (its architectures, heads,
+    schedules) at the smoke profile's sizes, on the small real-layout trees of lib.data.rehearsal."""
 
     smoke: dict = field(default_factory=dict)
     default: dict = field(default_factory=dict)
     full: dict = field(default_factory=dict)
+    rehearsal: dict = field(default_factory=dict)
 
     def of(self, profile: str) -> dict:
         if profile not in PROFILES:

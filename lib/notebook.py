@@ -94,7 +94,7 @@ def begin(name: str, namespace: dict) -> NotebookRun:
     profile = params.get("profile", "default")
     if profile not in paths.PROFILES:
         raise ValueError(f"{name}: unknown profile {profile!r}; choose from {paths.PROFILES}")
-    if profile == "smoke":
+    if profile in paths.BUILD_PROFILES:
         os.environ["TQDM_DISABLE"] = "1"
     seeding.seed_everything(int(params.get("seed", 0)))
     return NotebookRun(name=name, profile=profile, params=params)

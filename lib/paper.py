@@ -191,6 +191,10 @@ def run_notebook(name: str, profile: str, params: dict, out_dir: Path) -> float:
 def run(profile: str, only: list[str] | None = None, baseline: Path | None = None,
         record_as: str | None = None) -> dict:
     """Run the notebooks of ``profile`` in order; return {notebook: wall seconds}."""
+    if profile == "rehearsal":  # its data: small trees in the real layouts, written once (lib.data.rehearsal)
+        from lib.data import rehearsal
+
+        print(f"rehearsal data in {rehearsal.prepare()}", flush=True)
     profile_data = profiles.load(profile)  # validates every section and key first
     names = profiles.notebook_names()
     if only:

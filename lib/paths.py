@@ -7,12 +7,13 @@
 | runs_dir()        | <root>/runs                  | FACEAUG_RUNS      |
 | figures_dir(p)    | <root>/figures (default),    | FACEAUG_FIGURES   |
 |                   | <root>/figures/full (full),  |                   |
-|                   | <root>/build/smoke/figures   |                   |
+|                   | <root>/build/<p>/figures     |                   |
+|                   | (smoke, rehearsal)           |                   |
 | build_dir()       | <root>/build                 | FACEAUG_BUILD     |
 | notebooks_dir()   | <root>/notebooks             |                   |
 
-The smoke profile writes its figures under build/, so ``make test`` never overwrites the
-committed default-profile figures.
+The smoke and rehearsal profiles write their figures under build/, so ``make test`` never
+overwrites the committed default-profile figures.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROFILES = ("smoke", "default", "full")
+PROFILES = ("smoke", "default", "full", "rehearsal")
+# The profiles whose figures are build outputs (run by ``make test``), never committed.
+BUILD_PROFILES = ("smoke", "rehearsal")
 
 
 def _env_path(var: str) -> Path | None:
@@ -55,8 +58,8 @@ def figures_dir(profile: str = "default") -> Path:
     override = _env_path("FACEAUG_FIGURES")
     if override:
         return override
-    if profile == "smoke":
-        return build_dir() / "smoke" / "figures"
+    if profile in BUILD_PROFILES:
+        return build_dir() / profile / "figures"
     if profile == "full":
         return repo_root() / "figures" / "full"
     return repo_root() / "figures"

@@ -4,7 +4,9 @@ A notebook's ``parameters`` cell holds its defaults (the default profile); a pro
 section sets only what differs. Keys that are not parameters of that notebook, and
 sections that name no notebook, are errors: a typo must never silently fall back to a
 default. String values may use ``${VAR}`` or ``${VAR:-fallback}`` to read real data
-paths from the environment (an unset variable without fallback becomes null).
+paths from the environment: a value that IS an unset variable without fallback becomes null (the data
+set is not available); an unset variable without fallback inside a longer string (``${FACEAUG_REHEARSAL}/KDEF``)
+is an error naming it, never a path that silently lacks its folder.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ def _expand(value):
         whole = _VAR.fullmatch(value)
         if whole and os.environ.get(whole.group(1)) is None and whole.group(2) is None:
             return None
+        unset = [m.group(1) for m in _VAR.finditer(value) if m.group(1) not in os.environ and m.group(2) is None]
+        if unset:
+            raise ProfileError(f"{value!r} needs the environment variable ${unset[0]}, which is not set"
+                               + (" (python -m lib.paper --profile rehearsal sets it)" if unset[0] == "FACEAUG_REHEARSAL"
+                                  else ""))
         return _VAR.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
     if isinstance(value, list):
         return [_expand(v) for v in value]

@@ -22,7 +22,7 @@ def test_resolve_merges_dicts_keeps_none_and_replaces_the_rest():
 @pytest.mark.parametrize("package", [fra, inpaint, fse, lowres])
 def test_every_profile_sets_the_same_names_and_full_is_the_paper(package):
     names = {p: set(package.VARIANTS.of(p)) for p in PROFILES}
-    assert names["smoke"] == names["default"] == names["full"]
+    assert all(n == names["default"] for n in names.values()), names
     assert all(package.VARIANTS.full[k] == v for k, v in package.PUBLISHED.items())
     assert package.VARIANTS.smoke["fr_train"] == fr.VARIANTS.smoke["fr_train"]  # one FR budget for the smoke run
 
@@ -32,3 +32,25 @@ def test_fra_config_defaults_are_the_published_ones():
 
     cfg = FRAConfig()
     assert (cfg.epochs, cfg.batch_size) == (fra.PUBLISHED["fra"]["epochs"], fra.PUBLISHED["fra"]["batch_size"])
+
+
+# What the rehearsal may shrink; every other published setting (heads, schedules, optimiser, decoder) it keeps.
+SIZES = {"epochs", "batch_size", "max_images", "items_per_epoch", "images_per_epoch", "milestones", "size", "width",
+         "backbone", "num_pairs"}
+
+
+def _kept(published, rehearsal, where):
+    if not isinstance(published, dict):
+        assert where.rsplit(".", 1)[-1] in SIZES or published == rehearsal, (where, published, rehearsal)
+        return
+    assert isinstance(rehearsal, dict) and set(published) <= set(rehearsal), (where, published, rehearsal)
+    for k, v in published.items():
+        _kept(v, rehearsal[k], f"{where}.{k}")
+
+
+@pytest.mark.parametrize("package", [fra, inpaint, fse, lowres])
+def test_the_rehearsal_keeps_the_papers_code_paths_at_smoke_sizes(package):
+    for name, value in package.PUBLISHED.items():
+        _kept(value, package.VARIANTS.rehearsal[name], name)
+    fr_train = package.VARIANTS.rehearsal["fr_train"]
+    assert fr_train["epochs"] == 1 and fr_train.get("backbone") in (None, fr.REHEARSAL_BACKBONE)

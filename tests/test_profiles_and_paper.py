@@ -26,7 +26,8 @@ def run_paper(root, *args, env=None):
                           cwd=root, timeout=300)
 
 
-def test_repo_profiles_are_valid():
+def test_repo_profiles_are_valid(monkeypatch):
+    monkeypatch.setenv("FACEAUG_REHEARSAL", "/rehearsal")
     for profile in paths.PROFILES:
         data = profiles.load(profile)
         assert set(data) == set(profiles.notebook_names()), f"{profile}.yaml must have a section per notebook"
@@ -65,6 +66,9 @@ def test_env_var_expansion(fake_root, monkeypatch):
     assert profiles.load("full", "00_demo") == {"root": None, "other": "/fallback/sub"}
     monkeypatch.setenv("KDEF_ROOT", "/data/kdef")
     assert profiles.load("full", "00_demo")["root"] == "/data/kdef"
+    (fake_root / "notebooks" / "params" / "full.yaml").write_text("00_demo:\n  root: ${KDEF_ROOT}/sub\n  other: ${NOPE}/x\n")
+    with pytest.raises(profiles.ProfileError, match=r"'\$\{NOPE\}/x' needs the environment variable \$NOPE"):
+        profiles.load("full", "00_demo")
 
 
 def test_paper_runs_notebooks_and_records_times(fake_root):

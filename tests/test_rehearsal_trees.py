@@ -3,12 +3,15 @@ and the broken trees stop (naming the file and the data card) or are recorded as
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from lib.data import rehearsal
 from lib.data.faceset import read_faceset
 from lib.data.sources import celeba, celeba_c, facesynthetics, kdef, lfw, qmul, scface, webface
-from lib.data.sources.common import SourceError, read_rejects
+from lib.data.sources.common import Reject, SourceError, read_image, read_rejects
 
 ADAPTERS = {"kdef": kdef, "lfw": lfw, "celeba": celeba, "celeba_c": celeba_c, "facesynthetics": facesynthetics,
             "scface": scface, "qmul": qmul, "webface": webface}
@@ -86,3 +89,23 @@ def test_fra_checkpoints_in_the_originals_formats_load_and_a_wrong_one_is_refuse
         assert not model.training and model.backbone_name == frl.CHECKPOINT_MODELS[name]["backbone"]
     with pytest.raises(CheckpointError, match=r"wrong_keys\.pth"):
         frl.load_checkpoint_model("arcface", paths["wrong_keys"])
+
+
+def test_prepare_writes_once_into_a_new_folder_and_never_into_a_foreign_one(engine, tmp_path, monkeypatch):
+    written = []
+    monkeypatch.setattr(rehearsal, "write_checkpoints", lambda out: written.append(Path(out)) or Path(out).mkdir())
+    monkeypatch.delenv(rehearsal.ENV, raising=False)
+    out = rehearsal.prepare(tmp_path / "r", fs=engine)
+    assert os.environ[rehearsal.ENV] == str(out) and (out / "rehearsal.json").is_file()
+    assert not (tmp_path / "r.partial").exists() and written == [tmp_path / "r.partial" / "checkpoints"]
+    with pytest.raises(Reject, match="truncated"):  # the truncated photo: a reject the adapters record
+        read_image(sorted((out / "KDEF").rglob("*.JPG"))[0])
+    stamp = (out / "rehearsal.json").stat().st_mtime_ns
+    assert rehearsal.prepare(out, fs=engine) == out and (out / "rehearsal.json").stat().st_mtime_ns == stamp
+    assert len(written) == 1  # the second call found it complete
+    foreign = tmp_path / "mine"
+    (foreign / "notes.txt").parent.mkdir()
+    (foreign / "notes.txt").write_text("keep")
+    with pytest.raises(FileExistsError, match="was not written by lib.data.rehearsal.prepare"):
+        rehearsal.prepare(foreign, fs=engine)
+    assert (foreign / "notes.txt").read_text() == "keep"

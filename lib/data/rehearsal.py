@@ -11,13 +11,19 @@ would the real one (detection, alignment, name parsing, protocol files): what th
 profile runs on.
 
 ``write_checkpoints`` writes the FRA base models in their original file formats; ``write_broken`` the
-faults a user meets. Each tree writer takes a FaceSet of engine faces (112 x 112 aligned crops with ``landmarks68`` and the 25-class
+faults a user meets. ``prepare`` writes everything the ``rehearsal`` profile reads (notebooks/params/
+rehearsal.yaml: every tree, the checkpoints, and a KDEF tree with one truncated photo, whose reject 00 and 01
+record) once per engine FaceSet, and points ``$FACEAUG_REHEARSAL`` at it: ``python -m lib.paper --profile
+rehearsal`` (run by ``make test``) calls it first. Each tree writer takes a FaceSet of engine faces (112 x 112 aligned crops with ``landmarks68`` and the 25-class
 ``parsing`` maps, e.g. the smoke profile's synth_kdef) and returns the root to give the adapter.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -227,6 +233,27 @@ def write_webface(fs, root: Path, persons: int = 8, per_person: int = 6) -> Path
     return base
 
 
+def _calibrated(model, input_size: tuple[int, int], batches: int = 4):
+    """``model`` with its batch-norm statistics measured on noise images (a cumulative average over a few
+    batches in training mode). Seeded weights with the initial statistics (mean 0, variance 1) give NaN
+    embeddings through IResNet-100's 50 residual blocks; a trained checkpoint's statistics keep them finite,
+    and so do these."""
+    import torch
+
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative moving average
+    model.train()
+    h, w = input_size  # (H, W), as the registry's
+    with torch.no_grad():
+        for _ in range(batches):
+            model(torch.randn(8, 3, h, w))
+    for bn in bns:
+        bn.momentum = 0.1
+    return model.eval()
+
+
 def write_checkpoints(out: Path, seed: int = 0) -> dict[str, Path]:
     """The FRA paper's three base models as a user would give them (01_fra's ``checkpoints``), with
     seeded random weights in each original's file format, plus one that cannot load: {name: path}.
@@ -250,7 +277,7 @@ def write_checkpoints(out: Path, seed: int = 0) -> dict[str, Path]:
     for name in ("magface", "arcface", "cosface"):
         spec = CHECKPOINT_MODELS[name]
         kwargs = {"input_size": spec["input_size"]} if "input_size" in spec else {}
-        state = create_backbone(spec["backbone"], **kwargs).state_dict()
+        state = _calibrated(create_backbone(spec["backbone"], **kwargs), spec.get("input_size", (112, 112))).state_dict()
         if name == "magface":
             state = {"epoch": 25, "arch": "iresnet100",
                      "state_dict": {**{f"features.module.{k}": v for k, v in state.items()},
@@ -279,8 +306,7 @@ def write_broken(fs, out: Path) -> dict[str, Path]:
     lfw = write_lfw(fs, out / "lfw_without_pairs")
     (lfw / "pairs.txt").unlink()
     kdef = write_kdef(fs, out / "kdef_truncated", persons=2)
-    first = sorted(kdef.rglob("*.JPG"))[0]
-    first.write_bytes(first.read_bytes()[: first.stat().st_size // 2])
+    truncate_first_photo(kdef)
     web = write_webface(fs, out / "webface_bad_list", persons=2, per_person=2)
     listing = web.parent / "train.txt"
     lines = listing.read_text().splitlines()
@@ -288,11 +314,61 @@ def write_broken(fs, out: Path) -> dict[str, Path]:
     return {"lfw_without_pairs": lfw, "kdef_truncated": kdef, "webface_bad_list": web}
 
 
+def truncate_first_photo(kdef_root: Path) -> Path:
+    """Cut the first KDEF photo (sorted by path) to half its bytes, as an interrupted copy leaves it."""
+    first = sorted(Path(kdef_root).rglob("*.JPG"))[0]
+    first.write_bytes(first.read_bytes()[: first.stat().st_size // 2])
+    return first
+
+
 def write_all(fs, out: Path) -> dict[str, Path]:
     """Every tree under ``out``; {adapter name: the root to give it} (CelebA-C reads the CelebA tree)."""
     roots = {name: fn(fs, Path(out) / folder) for name, (fn, folder) in WRITERS.items()}
     roots["celeba_c"] = roots["celeba"]
     return roots
+
+
+# ------------------------------------------------------------------------------ the rehearsal profile
+VERSION = 2  # of what prepare writes: bump when a writer changes
+ENV = "FACEAUG_REHEARSAL"
+
+
+def prepare(out: Path | None = None, fs=None) -> Path:
+    """Write the rehearsal profile's data once and set ``$FACEAUG_REHEARSAL`` to it; return its folder.
+
+    The trees come from the smoke profile's synth_kdef (built if missing) and go to ``out`` (default:
+    ``$FACEAUG_REHEARSAL``, else build/rehearsal/data/<hash of the FaceSet and VERSION>, so that a changed
+    engine gets new trees and new conversions); ``fs``: another engine FaceSet to draw from. They are written into a ``.partial`` sibling and renamed
+    when complete: an interrupted run leaves no half tree. A folder that exists without this function's
+    ``rehearsal.json`` is never written into."""
+    from lib import paths, provenance
+    from lib.data.engine.build import build_synth_kdef, notebook_config
+    from lib.data.faceset import read_faceset
+
+    if fs is None:
+        fs = read_faceset(build_synth_kdef(notebook_config("smoke"), progress=False), verify="fast")
+    key = {"version": VERSION, "faceset": fs.card["arrays"]["images.npy"]["sha256"]}
+    given = out or os.environ.get(ENV)
+    out = Path(given).expanduser().resolve() if given else \
+        paths.build_dir() / "rehearsal" / "data" / provenance.config_hash(key)
+    stamp = out / "rehearsal.json"
+    if stamp.is_file() and json.loads(stamp.read_text()) == key:
+        os.environ[ENV] = str(out)
+        return out
+    if out.exists() and any(out.iterdir()) and not stamp.is_file():
+        raise FileExistsError(f"{out} exists and was not written by lib.data.rehearsal.prepare; point ${ENV} at "
+                              "an empty or new folder")
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    roots = write_all(fs, tmp)
+    truncate_first_photo(roots["kdef"])
+    write_checkpoints(tmp / "checkpoints")
+    (tmp / "rehearsal.json").write_text(json.dumps(key) + "\n")
+    shutil.rmtree(out, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp.rename(out)
+    os.environ[ENV] = str(out)
+    return out
 
 
 def main(argv=None) -> int:

@@ -11,4 +11,5 @@ VARIANTS = Variants(
     smoke={**FR.smoke, "num_pairs": 96, "fra": {"epochs": 1, "batch_size": 32}},
     default={**FR.default, "num_pairs": 1000, "fra": {"epochs": 5, "batch_size": 32}},
     full={**FR.full, **PUBLISHED},
+    rehearsal={**FR.rehearsal, "num_pairs": 96, "fra": {"epochs": 1, "batch_size": 32}},
 )

@@ -5,7 +5,7 @@ parser at 128 px on every FaceSynthetics image (its schedule is not published: o
 112 px with SGD 0.1 as arcface_torch (the paper's schedule is not published either)."""
 
 from lib.config import Variants
-from lib.recognition.config import VARIANTS as FR
+from lib.recognition.config import REHEARSAL_BACKBONE, VARIANTS as FR
 
 PUBLISHED = {
     "parser_train": {"input_size": 128, "decoder_channels": [256, 128, 64, 32, 16], "epochs": 20, "batch_size": 64,
@@ -17,4 +17,7 @@ VARIANTS = Variants(
     smoke={**FR.smoke, "parser_train": {"epochs": 1, "max_images": 32, "batch_size": 16}},
     default={**FR.default, "parser_train": {}},
     full={**FR.full, **PUBLISHED},
+    rehearsal={**FR.rehearsal,
+               "parser_train": {**PUBLISHED["parser_train"], "epochs": 1, "max_images": 32, "batch_size": 16},
+               "fr_train": {**PUBLISHED["fr_train"], "backbone": REHEARSAL_BACKBONE, "epochs": 1, "batch_size": 32}},
 )

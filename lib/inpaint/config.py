@@ -11,4 +11,5 @@ VARIANTS = Variants(
     smoke={**FR.smoke, "gan": {"size": 32, "epochs": 1, "batch_size": 16}},
     default={**FR.default, "gan": {}},
     full={**FR.full, **PUBLISHED},
+    rehearsal={**FR.rehearsal, "gan": {**PUBLISHED["gan"], "size": 32, "width": 0.125, "epochs": 1, "batch_size": 16}},
 )

@@ -5,7 +5,7 @@ rate halved at epochs 5/10/15, 18 epochs (its batch size is not stated: 128), it
 the original fine-tuning scripts' settings."""
 
 from lib.config import Variants
-from lib.recognition.config import VARIANTS as FR
+from lib.recognition.config import REHEARSAL_BACKBONE, VARIANTS as FR
 
 PUBLISHED = {
     "fr_train": {"backbone": "iresnet50", "epochs": 18, "batch_size": 128, "lr": 0.1, "momentum": 0.9,
@@ -26,4 +26,11 @@ VARIANTS = Variants(
                                          "derivenet": {"images_per_epoch": 32, "batch_size": 16}}},
     default={**FR.default, "lowres_params": {}},
     full={**FR.full, **PUBLISHED},
+    rehearsal={"fr_train": {**PUBLISHED["fr_train"], "backbone": REHEARSAL_BACKBONE, "epochs": 1, "batch_size": 32,
+                            "milestones": [1]},
+               "lowres_params": {**PUBLISHED["lowres_params"],
+                                 "octuplet": {**PUBLISHED["lowres_params"]["octuplet"], "epochs": 1, "items_per_epoch": 16,
+                                              "batch_size": 8, "milestones": [1]},
+                                 "derivenet": {**PUBLISHED["lowres_params"]["derivenet"], "epochs": 1,
+                                               "images_per_epoch": 32, "milestones": [1]}}},
 )
