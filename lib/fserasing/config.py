@@ -1,6 +1,6 @@
 """FSErasing's settings per profile (lib.config): ``parser_train`` (ParserConfig changes) and
-``fr_train``. The defaults are the CPU budget (64 px parser, slim decoder, 3 epochs on 800 images;
-iresnet_tiny); the full profile trains the paper's models (docs/fserasing.md): the U-Net/ResNet-18
+``fr_train``. The defaults are the CPU budget (96 px parser, decoder half smp's width, 5 epochs of the
+6,000 synth_facesynthetics training images; iresnet_tiny); the full profile trains the paper's models (docs/fserasing.md): the U-Net/ResNet-18
 parser at 128 px on every FaceSynthetics image (its schedule is not published: ours) and iresnet50 at
 112 px with SGD 0.1 as arcface_torch (the paper's schedule is not published either)."""
 

@@ -1,6 +1,6 @@
 """The inpainting GAN's settings per profile (lib.config): ``gan``, the InpaintConfig changes.
-InpaintConfig's own defaults are the CPU budget (64 px, width 0.125, 12 epochs, batch 32, generator lr
-1e-3: 02_inpainting's diagnosis); the full profile trains the published model (docs/inpainting.md)."""
+InpaintConfig's own defaults are the CPU budget (64 px, width 0.125, 4 epochs of synth_celeba, batch 32,
+generator lr 1e-3: 02_inpainting's diagnosis); the full profile trains the published model (docs/inpainting.md)."""
 
 from lib.config import Variants
 from lib.recognition.config import VARIANTS as FR
