@@ -96,8 +96,14 @@ def _parameters_cell(path: str, mtime_ns: int, size: int) -> dict:
     return out
 
 
-def load(profile: str, notebook: str | None = None, *, check: bool = True) -> dict:
+EXTENDS = "extends"  # a profile file's top-level key naming the profile it starts from
+
+
+def load(profile: str, notebook: str | None = None, *, check: bool = True, _chain: tuple = ()) -> dict:
     """Return the whole profile ({notebook: {key: value}}) or one notebook's section.
+
+    A file whose top level says ``extends: <profile>`` starts from that profile's sections and
+    changes only the keys it sets (the rehearsal profile: the smoke sizes plus the real-data roots).
 
     ``check`` verifies every section and key against the notebooks' parameters cells.
     """
@@ -112,9 +118,16 @@ def load(profile: str, notebook: str | None = None, *, check: bool = True) -> di
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise ProfileError(f"{path} is not valid YAML: {err}") from err
+    base = data.pop(EXTENDS, None) if isinstance(data, dict) else None
     if not isinstance(data, dict) or not all(isinstance(v, (dict, type(None))) for v in data.values()):
         raise ProfileError(f"{path} must map notebook names to sections of key: value")
     data = {k: _expand(v or {}) for k, v in data.items()}
+    if base is not None:  # the base profile's sections beneath, key by key (a key here replaces the base's value)
+        if base not in paths.PROFILES or base == profile or base in _chain:
+            raise ProfileError(f"{path}: {EXTENDS}: {base!r} must name another profile, one of "
+                               f"{[p for p in paths.PROFILES if p != profile]}")
+        parent = load(base, check=False, _chain=(*_chain, profile))
+        data = {k: {**parent.get(k, {}), **data.get(k, {})} for k in [*parent, *(k for k in data if k not in parent)]}
     if check:
         known = notebook_names()
         for section, values in data.items():

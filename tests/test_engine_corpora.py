@@ -142,3 +142,24 @@ def test_render_throughput_reports_the_best_of_its_repeats():
     usable = [i for i in range(60) if candidates.build(0, i)[0] is not None][:2]
     r = render_throughput(usable, EngineConfig(poses={"S": 0.0}, emotions=("neutral",)), workers=2, repeats=2)
     assert r["images"] == 2 * 2 and r["repeats"] == 2 and r["images_per_s"] >= r["median_images_per_s"] > 0
+
+
+def test_notebook_config_is_00s_corpora_without_the_kdef_persons(tmp_path, monkeypatch):
+    import json
+
+    from lib import profiles
+    from lib.data.engine import build
+
+    (tmp_path / "card.json").write_text(json.dumps({"selection": {"candidates": [5, 2, 9]}}))
+    seen = {}
+
+    def fake_build(cfg, progress=True):
+        seen["cfg"] = cfg
+        return tmp_path
+
+    monkeypatch.setattr(build, "build_synth_kdef", fake_build)
+    cfg = corpora.notebook_config("smoke", seed=3)
+    p = profiles.effective("00_data_prep", "smoke", ["corpora"])["corpora"]
+    assert cfg == corpora.make_config(seed=3, exclude=[5, 2, 9], **p)
+    assert cfg.exclude == (5, 2, 9) and cfg.train_persons == p["train_persons"]
+    assert seen["cfg"] == build.notebook_config("smoke", 3)  # the profile's synth_kdef, not another

@@ -34,6 +34,12 @@ def test_iou_known_values():
     assert P.iou_scores(true, true, n_classes=3)["miou"] == 1.0
     with pytest.raises(ValueError, match="one shape"):
         P.iou_scores(pred[:, :2], true)
+    stray = np.array([[0, 2, 1, 1]])  # class 2 predicted where the truth has none
+    anyc, truth = P.iou_scores(stray, true, n_classes=3), P.iou_scores(stray, true, n_classes=3, over="truth")
+    assert anyc["iou"][2] == 0 and np.isnan(truth["iou"][2]) and truth["iou"][0] == pytest.approx(1 / 2)
+    assert truth["miou"] == pytest.approx((1 / 2 + 1) / 2) and anyc["miou"] == pytest.approx((1 / 2 + 1) / 3)
+    with pytest.raises(ValueError, match="over"):
+        P.iou_scores(pred, true, over="both")
 
 
 def test_parser_predicts_class_maps_at_the_crop_size():

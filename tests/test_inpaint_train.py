@@ -53,3 +53,25 @@ def test_config_checks():
         itrain.InpaintConfig(pixel_reduction="max")
     with pytest.raises(ValueError, match="fewer than one batch"):
         itrain.train(_cfg(), FACES[:4], work_dir="unused", progress=False)
+
+
+def test_variants_trained_side_by_side_equal_those_trained_in_turn(isolated_dirs, monkeypatch, tmp_path):
+    from lib.data.faceset import FaceSetWriter, read_faceset
+    import pandas as pd
+
+    from lib.inpaint import methods
+
+    card = {"name": "t", "kind": "synthetic", "version": "1", "seed": 0, "parameters": {}, "generator": "test"}
+    with FaceSetWriter(tmp_path / "fs", n=16, image_size=(24, 24), card=card) as w:
+        w.append(FACES, pd.DataFrame({"identity": [f"p{i % 4}" for i in range(16)], "split": ["train"] * 16,
+                                      "session": "A", "emotion": "neutral", "pose": "S", "source": "noise",
+                                      "yaw": [0.0] * 16}))
+    fs = read_faceset(tmp_path / "fs")
+    cfgs = {"a": _cfg("generator"), "b": _cfg("generator", lr_g=5e-4)}
+    side = methods.train_variants(fs, cfgs, workers=2)
+    assert all((methods.cache_dir(fs, c) / itrain.FINAL).is_file() for c in cfgs.values())
+    monkeypatch.setenv("FACEAUG_RUNS", str(tmp_path / "runs2"))
+    turn = methods.train_variants(fs, cfgs, workers=1)
+    for k in cfgs:
+        for name, v in side[k].generator.state_dict().items():
+            assert torch.equal(v, turn[k].generator.state_dict()[name]), (k, name)

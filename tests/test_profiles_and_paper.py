@@ -57,6 +57,22 @@ def test_unknown_section_and_bad_yaml(fake_root):
         profiles.load("smoke")
 
 
+def test_a_profile_extends_another_key_by_key(fake_root):
+    make_notebook(fake_root / "notebooks" / "00_demo.ipynb", PARAMS + 'root = ""\n')
+    params = fake_root / "notebooks" / "params"
+    (params / "smoke.yaml").write_text("00_demo:\n  n: 1\n  seed: 4\n")
+    (params / "rehearsal.yaml").write_text("extends: smoke\n00_demo:\n  n: 2\n  root: /trees\n")
+    assert profiles.load("rehearsal", "00_demo") == {"n": 2, "seed": 4, "root": "/trees"}
+    assert profiles.load("smoke", "00_demo") == {"n": 1, "seed": 4}
+    (params / "rehearsal.yaml").write_text("extends: rehearsal\n00_demo: {}\n")
+    with pytest.raises(profiles.ProfileError, match="must name another profile"):
+        profiles.load("rehearsal")
+    (params / "smoke.yaml").write_text("extends: rehearsal\n00_demo: {}\n")
+    (params / "rehearsal.yaml").write_text("extends: smoke\n00_demo: {}\n")
+    with pytest.raises(profiles.ProfileError, match="must name another profile"):  # a cycle
+        profiles.load("rehearsal")
+
+
 def test_env_var_expansion(fake_root, monkeypatch):
     make_notebook(fake_root / "notebooks" / "00_demo.ipynb", 'profile = "default"\nroot = None\nother = "x"\n')
     (fake_root / "notebooks" / "params" / "full.yaml").write_text(

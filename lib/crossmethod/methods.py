@@ -38,7 +38,7 @@ def notebook_settings(profile: str, fr_train: Mapping | None = None) -> dict:
     sections, lib.profiles.effective, resolved through each package's config.py), so that 05 finds their
     models in the run cache instead of copying their settings: {"fr_train", "fra_params", "inpaint_params",
     "fserasing_params", "lowres_params"}. On the full profile 05 compares the default-profile models, on the
-rehearsal profile the smoke profile's (``SETTINGS_OF``)."""
+    rehearsal profile the smoke profile's (``SETTINGS_OF``)."""
     from lib import profiles
     from lib.fra.config import VARIANTS as FRA
     from lib.fserasing.config import VARIANTS as FSE
@@ -119,6 +119,8 @@ def fra_gallery(fs, bench, *, fra_params: Mapping, fr_train: Mapping | None = No
 def inpainting(fs, *, gan: Mapping | None = None, max_yaw: float = 20.0, seed: int = 0, variant: str = "gan"):
     """``fn(condition) -> images``: 02_inpainting's blind GAN generator applied to every probe.
 
+    ``fs``: the FaceSet 02 trained the GAN on (its inpainting corpus, synth_celeba).
+
     Blind as published: the generator gets the probe only (no mask, no clean image) and its whole
     output replaces the probe; a deployed system does not know which probes are damaged, so clean,
     turned and low-resolution probes go through it too. ``gan``, ``max_yaw`` and ``seed`` must be
@@ -140,12 +142,13 @@ def inpainting(fs, *, gan: Mapping | None = None, max_yaw: float = 20.0, seed: i
 
 
 def fserasing_model(fs, *, fr_train: Mapping | None = None, parser_train: Mapping | None = None,
-                    augment_params: Mapping | None = None):
-    """03_fserasing's ArcFace model trained with FSErasing (LookupError if 03 has not trained it)."""
+                    augment_params: Mapping | None = None, parser_fs=None):
+    """03_fserasing's ArcFace model trained with FSErasing (LookupError if 03 has not trained it);
+    ``parser_fs``: the FaceSet 03's parser learnt from (its parsing corpus, synth_facesynthetics)."""
     from lib.fserasing import methods as fse_methods
 
     return fse_methods.trained_model(fs, "arcface", "fserasing", fr_train, params=augment_params,
-                                    parser_train=parser_train).backbone
+                                    parser_train=parser_train, parser_fs=parser_fs).backbone
 
 
 def lowres_model(fs, method: str, *, fr_train: Mapping | None = None, lowres_params: Mapping | None = None,
@@ -157,8 +160,10 @@ def lowres_model(fs, method: str, *, fr_train: Mapping | None = None, lowres_par
 
 
 def combined_hook(fs, *, fr_train: Mapping | None = None, parser_train: Mapping | None = None,
-                  augment_params: Mapping | None = None, lowres_params: Mapping | None = None, seed: int = 0):
-    """(batch_hook, key) of FSErasing followed by the Cross-Resolution Batch, with 03's parser masks.
+                  augment_params: Mapping | None = None, lowres_params: Mapping | None = None, seed: int = 0,
+                  parser_fs=None):
+    """(batch_hook, key) of FSErasing followed by the Cross-Resolution Batch, with 03's parser masks
+    (the parser 03 trained on ``parser_fs``, default ``fs``, loaded from the run cache).
 
     FSErasing runs first (the loop tells it which images it mirrored),
     then CRB degrades half of the batch, erased or not: one model sees both augmentations.
@@ -168,11 +173,13 @@ def combined_hook(fs, *, fr_train: Mapping | None = None, parser_train: Mapping 
     from lib.lowres import methods as lr_methods
     from lib.recognition.split_models import data_key, split_labels
 
-    rows, _ = split_labels(fs.meta, "train")
+    pfs = fs if parser_fs is None else parser_fs
+    prow, _ = split_labels(pfs.meta, "train")
     pcfg = ParserConfig(**{"seed": seed, **dict(parser_train or {})})
-    parser = train_parser_cached(pcfg, np.asarray(fs.images[rows]), fs.array("parsing")[rows],
-                                 data_key=data_key(fs, "train"))
-    masks = fse_methods.training_masks(fs, parser, parser_train)
+    parser = train_parser_cached(pcfg, np.asarray(pfs.images[prow]), pfs.array("parsing")[prow],
+                                 data_key=data_key(pfs, "train"))
+    rows, _ = split_labels(fs.meta, "train")
+    masks = fse_methods.training_masks(fs, parser, parser_train, parser_fs=pfs)
     spec = fse_methods.preprocess_spec({**dict(fr_train or {}), "head": "arcface"})
     fse = fse_methods.make_hook("fserasing", augment_params, masks=masks, images=np.asarray(fs.images[rows]), spec=spec)
     crb = lr_methods.make_hook("arcface_crb", lowres_params)
@@ -183,7 +190,7 @@ def combined_hook(fs, *, fr_train: Mapping | None = None, parser_train: Mapping 
     hook.uses_flips = True  # the loop's flips reach FSErasing (its photometric change defeats mirror detection)
 
     key = {"combined": ["fserasing", "crb"], "fserasing": fse.key(), "crb": crb.key(),
-           "masks": fse_methods.parser_key(fs, parser_train)}
+           "masks": fse_methods.parser_key(pfs, parser_train)}
     return hook, key
 
 

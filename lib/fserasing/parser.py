@@ -246,12 +246,18 @@ def confusion(pred, true, n_classes: int = N_CLASSES) -> np.ndarray:
     return np.bincount(idx, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
-def iou_scores(pred, true, n_classes: int = N_CLASSES) -> dict:
-    """Per-class IoU (NaN for classes absent from both) and their mean ``miou`` over present classes."""
+def iou_scores(pred, true, n_classes: int = N_CLASSES, over: str = "any") -> dict:
+    """Per-class IoU and their mean ``miou``. ``over="any"``: every class present in the truth or the
+    prediction (NaN for classes absent from both); ``"truth"``: only the classes the ground truth holds
+    (NaN for the others; a class predicted where the truth has none still lowers the IoU of the classes
+    it covers): the mIoU "over the classes the data set produces"."""
+    if over not in ("any", "truth"):
+        raise ValueError(f"over must be 'any' or 'truth'; got {over!r}")
     cm = confusion(pred, true, n_classes)
     inter = np.diag(cm).astype(float)
     union = cm.sum(0) + cm.sum(1) - np.diag(cm)
+    counted = (cm.sum(1) > 0) if over == "truth" else (union > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        iou = np.where(union > 0, inter / np.maximum(union, 1), np.nan)
+        iou = np.where(counted, inter / np.maximum(union, 1), np.nan)
     return {"iou": iou, "miou": float(np.nanmean(iou)) if np.isfinite(iou).any() else float("nan"),
             "pixel_acc": float(inter.sum() / max(cm.sum(), 1))}

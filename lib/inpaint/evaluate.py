@@ -100,3 +100,22 @@ def roc_by_condition(reference_emb, conditions: dict, pairs) -> dict:
         fpr, tpr, _ = verification.roc(s, same)
         out[name] = {"fpr": fpr, "tpr": tpr, "auc": verification.auc(s, same)}
     return out
+
+
+def paired_tar_gain(reference_emb, emb_a, emb_b, pairs, persons, far: float = 1e-3, *, n: int = 1000,
+                    seed: int = 0) -> dict:
+    """TAR of condition B minus condition A at the threshold fixed on reference-vs-reference pairs at
+    ``far``, on the same genuine pairs, with a paired bootstrap over ``persons`` (the person of every
+    image the pairs index; a genuine pair belongs to its person): lib.evaluation.paired.paired_bootstrap's
+    {"diff", "lo", "hi", "p", "n_groups"} plus both TARs and the threshold."""
+    from lib.evaluation.paired import paired_bootstrap
+
+    same = np.asarray(pairs["same"], bool)
+    t = verification.tar_at_far(condition_scores(reference_emb, reference_emb, pairs), same, (far,))[float(far)]["threshold"]
+    if not np.isfinite(t):
+        return {"diff": np.nan, "lo": np.nan, "hi": np.nan, "p": np.nan, "n_groups": 0, "tar_a": np.nan, "tar_b": np.nan,
+                "threshold": t}
+    hit_a = condition_scores(reference_emb, emb_a, pairs)[same] > t
+    hit_b = condition_scores(reference_emb, emb_b, pairs)[same] > t
+    res = paired_bootstrap(hit_a, hit_b, np.asarray(persons)[np.asarray(pairs["a"])[same]], n=n, seed=seed)
+    return {**res, "tar_a": float(hit_a.mean()), "tar_b": float(hit_b.mean()), "threshold": float(t)}

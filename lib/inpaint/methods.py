@@ -39,6 +39,48 @@ def train_variant(fs, cfg: InpaintConfig | Mapping | None = None, *, variant: st
     return train_cached(cfg, np.asarray(fs.images[rows]), data_key=training_data_key(fs, rows), progress=progress)
 
 
+def cache_dir(fs, cfg: InpaintConfig | Mapping | None = None, *, max_yaw: float = idata.MAX_YAW):
+    """Where :func:`train_variant` caches (or would cache) ``cfg``'s model: runs/inpaint/<variant>/<hash>/."""
+    from lib import runcache
+    from lib.inpaint.train import MODEL_VERSION
+
+    cfg = as_config(cfg)
+    rows = idata.frontal_rows(fs, "train", max_yaw)
+    return runcache.artifact_dir(f"inpaint/{cfg.variant}", {"train": cfg.key(), "data": training_data_key(fs, rows),
+                                                            "model_version": MODEL_VERSION})
+
+
+def _train_job(root: str, cfg: InpaintConfig, max_yaw: float) -> str:
+    """Worker of :func:`train_variants`: train one variant from the FaceSet at ``root`` (into the run cache)."""
+    from lib.data.faceset import read_faceset
+
+    train_variant(read_faceset(root, verify="fast"), cfg, max_yaw=max_yaw)
+    return cfg.variant
+
+
+def train_variants(fs, cfgs: Mapping, *, max_yaw: float = idata.MAX_YAW, workers: int | None = None) -> dict:
+    """{name: InpaintResult} of every config in ``cfgs`` ({name: InpaintConfig or changes}), the ones not
+    yet cached trained side by side in ``workers`` spawned processes (each with its config's ``threads``,
+    1 by default: one training gains little from a second thread, so on 2 cores two trainings side by
+    side take about the time of one); the same weights as training them one by one. ``workers`` None:
+    the CPU cores when the configs train on the CPU, else 1."""
+    import multiprocessing as mp
+    import os
+
+    from lib import runcache
+    from lib.device import select_device
+
+    cfgs = {k: as_config(c) for k, c in cfgs.items()}
+    if workers is None:
+        on_cpu = all(select_device(c.device).type == "cpu" for c in cfgs.values())
+        workers = (os.cpu_count() or 1) if on_cpu else 1
+    missing = [c for c in cfgs.values() if not (cache_dir(fs, c, max_yaw=max_yaw) / "config.json").is_file()]
+    if workers > 1 and len(missing) > 1 and not runcache.forced():  # FORCE=1 retrains here, one by one
+        with mp.get_context("spawn").Pool(min(workers, len(missing))) as pool:
+            pool.starmap(_train_job, [(str(fs.root), c, max_yaw) for c in missing])
+    return {k: train_variant(fs, c, max_yaw=max_yaw) for k, c in cfgs.items()}
+
+
 def trained_generator(fs, cfg: InpaintConfig | Mapping | None = None, *, variant: str = "gan",
                       max_yaw: float = idata.MAX_YAW, progress: bool = False):
     """The generator of ``variant`` ("gan" = the published blind GAN, "generator" = no adversarial

@@ -317,3 +317,26 @@ def build_record(dirs: dict[str, Path]) -> dict:
     import json
 
     return json.loads((Path(next(iter(dirs.values()))).parent / "build.json").read_text())
+
+
+def notebook_config(profile: str, seed: int = 0) -> CorporaConfig:
+    """The corpora's config as 00_data_prep builds it under ``profile`` (its ``corpora`` parameter and
+    that profile's section, the persons of the profile's synth_kdef excluded): the notebooks that train
+    on a corpus (02 the GAN on synth_celeba, 03 the parser on synth_facesynthetics) read it here instead
+    of repeating 00's parameters."""
+    import json
+
+    from lib import profiles
+    from lib.data.engine import build
+
+    p = profiles.effective("00_data_prep", profile, ["corpora"])
+    kdef = build.build_synth_kdef(build.notebook_config(profile, seed), progress=False)
+    selected = json.loads((Path(kdef) / "card.json").read_text())["selection"]["candidates"]
+    return make_config(seed=seed, exclude=selected, **p["corpora"])
+
+
+def notebook_corpora(profile: str, seed: int = 0, names=NAMES, verify: str = "fast") -> dict:
+    """{name: FaceSet} of the corpora 00_data_prep builds under ``profile`` (built here if 00 has not
+    run yet: minutes on the default profile)."""
+    dirs = build_corpora(notebook_config(profile, seed), progress=False)
+    return read_corpora({n: dirs[n] for n in names}, verify=verify)
