@@ -145,12 +145,18 @@ def test_render_throughput_reports_the_best_of_its_repeats():
 
 
 def test_notebook_config_is_00s_corpora_without_the_kdef_persons(tmp_path, monkeypatch):
-    import json
-
     from lib import profiles
     from lib.data.engine import build
 
-    (tmp_path / "card.json").write_text(json.dumps({"selection": {"candidates": [5, 2, 9]}}))
+    import pandas as pd
+
+    from lib.data.faceset import FaceSetWriter
+
+    card = {"name": "fake_kdef", "kind": "synthetic", "version": "1", "seed": 0, "parameters": {}, "generator": "test",
+            "selection": {"candidates": [5, 2, 9]}}
+    with FaceSetWriter(tmp_path, n=1, image_size=(8, 8), card=card) as w:
+        w.append(np.zeros((1, 8, 8, 3), np.uint8), pd.DataFrame({"identity": ["A1"], "split": ["train"], "session": "A",
+                                                                 "emotion": "neutral", "pose": "S", "source": "test", "yaw": 0.0}))
     seen = {}
 
     def fake_build(cfg, progress=True):

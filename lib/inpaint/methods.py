@@ -42,12 +42,11 @@ def train_variant(fs, cfg: InpaintConfig | Mapping | None = None, *, variant: st
 def cache_dir(fs, cfg: InpaintConfig | Mapping | None = None, *, max_yaw: float = idata.MAX_YAW):
     """Where :func:`train_variant` caches (or would cache) ``cfg``'s model: runs/inpaint/<variant>/<hash>/."""
     from lib import runcache
-    from lib.inpaint.train import MODEL_VERSION
+    from lib.inpaint.train import cache_key
 
     cfg = as_config(cfg)
     rows = idata.frontal_rows(fs, "train", max_yaw)
-    return runcache.artifact_dir(f"inpaint/{cfg.variant}", {"train": cfg.key(), "data": training_data_key(fs, rows),
-                                                            "model_version": MODEL_VERSION})
+    return runcache.artifact_dir(f"inpaint/{cfg.variant}", cache_key(cfg, training_data_key(fs, rows)))
 
 
 def _train_job(root: str, cfg: InpaintConfig, max_yaw: float) -> str:

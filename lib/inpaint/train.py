@@ -331,11 +331,16 @@ def load_generator(path, cfg: InpaintConfig) -> VNet:
     return g.eval()
 
 
+def cache_key(cfg: InpaintConfig, data_key: Mapping) -> dict:
+    """The run-cache key of ``cfg`` trained on the data ``data_key`` describes (:func:`train_cached`)."""
+    return {"train": cfg.key(), "data": dict(data_key), "model_version": MODEL_VERSION}
+
+
 def train_cached(cfg: InpaintConfig, images, *, data_key: Mapping, name: str | None = None,
                  progress: bool = True, **kwargs) -> InpaintResult:
     """``train`` once per (config, data) under runs/<name>/<hash>/ (name default ``inpaint/<variant>``);
     later calls load the generator. A stopped run keeps its checkpoints in ``<hash>.work/`` and resumes."""
-    key = {"train": cfg.key(), "data": dict(data_key), "model_version": MODEL_VERSION}
+    key = cache_key(cfg, data_key)
     name = name or f"inpaint/{cfg.variant}"
     out, r = runcache.cached_resumable(name, key, lambda work: train(cfg, images, work_dir=work, progress=progress,
                                                                      **kwargs), (FINAL, HISTORY))

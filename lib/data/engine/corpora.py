@@ -324,14 +324,13 @@ def notebook_config(profile: str, seed: int = 0) -> CorporaConfig:
     that profile's section, the persons of the profile's synth_kdef excluded): the notebooks that train
     on a corpus (02 the GAN on synth_celeba, 03 the parser on synth_facesynthetics) read it here instead
     of repeating 00's parameters."""
-    import json
-
     from lib import profiles
     from lib.data.engine import build
+    from lib.data.faceset import read_faceset
 
     p = profiles.effective("00_data_prep", profile, ["corpora"])
-    kdef = build.build_synth_kdef(build.notebook_config(profile, seed), progress=False)
-    selected = json.loads((Path(kdef) / "card.json").read_text())["selection"]["candidates"]
+    kdef = read_faceset(build.build_synth_kdef(build.notebook_config(profile, seed), progress=False), verify="none")
+    selected = kdef.card["selection"]["candidates"]
     return make_config(seed=seed, exclude=selected, **p["corpora"])
 
 
