@@ -63,3 +63,16 @@ def test_training_lowers_the_loss_on_a_tiny_set():
     assert len(history) == 3 and history[-1]["loss"] < history[0]["loss"]
     with pytest.raises(ValueError, match="labels must be uint8"):
         P.train_parser(cfg, images, labels.astype(np.int64))
+
+
+def test_per_class_bars_draws_the_target_and_a_legend_below():
+    from lib.fserasing import labels
+    from lib.fserasing.plots import per_class_bars
+
+    values = {"nose": {"held-out": 0.8, "kdef": 0.7}, "mouth": {"held-out": np.nan, "kdef": 0.45}}
+    fig = per_class_bars(values, labels.PALETTE, "IoU", target=0.5)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["target 0.5", "held-out", "kdef"]
+    assert any(np.allclose(line.get_xdata(), 0.5) for line in ax.get_lines())
+    assert ax.get_legend().get_bbox_to_anchor().y0 < ax.get_window_extent().y0  # below the axes
+    assert "absent" in [t.get_text() for t in ax.texts]

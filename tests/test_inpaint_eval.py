@@ -114,3 +114,23 @@ def test_tar_bars_draw_when_a_tar_cannot_be_resolved():
     fig = tar_bars(report)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["1e-3", "2e-3", "5e-4"]  # a original, a gan, b gan: no bar, no label for b original
+
+
+def test_far_excess_p_separates_counting_noise_from_a_shift():
+    """At 497,500 impostor pairs and a 1e-3 target, 518 false accepts (FAR 0.00104) are counting noise,
+    600 (0.00121) are not; a FAR at or below the target is never significant; nothing to count is NaN."""
+    n = 497_500
+    assert ieval.far_excess_p(518 / n, 1e-3, n) > 0.1
+    assert ieval.far_excess_p(600 / n, 1e-3, n) < 1e-3
+    assert ieval.far_excess_p(0.0005, 1e-3, n) > 0.99
+    assert np.isnan(ieval.far_excess_p(np.nan, 1e-3, n)) and np.isnan(ieval.far_excess_p(1e-3, 1e-3, 0))
+
+
+def test_before_after_shows_the_chosen_images_and_wraps_long_names():
+    from lib.inpaint.plots import before_after
+
+    imgs = np.stack([np.full((4, 4, 3), v, np.uint8) for v in range(10)])
+    fig = before_after({"original": imgs, "generator, lr 0.001, 1 epoch": imgs}, n=3, index=[7, 2, 5, 9])
+    assert len(fig.axes) == 6
+    assert [int(ax.images[0].get_array()[0, 0, 0]) for ax in fig.axes[:3]] == [7, 2, 5]
+    assert "\n" in fig.axes[3].get_ylabel()

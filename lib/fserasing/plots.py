@@ -10,9 +10,11 @@ import numpy as np
 from lib.plots import pyplot
 
 
-def per_class_bars(values: dict, palette, xlabel: str, title: str | None = None, nan_label: str = "absent"):
+def per_class_bars(values: dict, palette, xlabel: str, title: str | None = None, nan_label: str = "absent",
+                   target: float | None = None):
     """Horizontal bars per class name ({name: value or {series: value}}), coloured with the palette
-    (one series) or grouped (several series); NaN classes are labelled ``nan_label``."""
+    (one series) or grouped (several series); NaN classes are labelled ``nan_label``; ``target`` draws a
+    dashed line at that value (a goal the bars are read against). The legend sits below the axes."""
     plt = pyplot()
     names = list(values)
     series = isinstance(next(iter(values.values()), None), dict)
@@ -32,8 +34,12 @@ def per_class_bars(values: dict, palette, xlabel: str, title: str | None = None,
     ax.set_yticks(y, names)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
-    if series:
-        ax.legend(loc="lower right")
+    if target is not None:
+        ax.axvline(target, color="0.2", linestyle="--", linewidth=0.8, label=f"target {target:g}")
+    if series or target is not None:
+        handles = ax.get_legend_handles_labels()[0]
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.45 / fig.get_figheight() - 0.04), ncols=min(3, len(handles)),
+                  fontsize="small", frameon=False)
     if title:
         ax.set_title(title)
     fig.tight_layout()

@@ -90,6 +90,20 @@ def fixed_threshold_report(reference_emb, conditions: dict, pairs, fars=(1e-2, 1
     return pd.DataFrame(rows)
 
 
+def far_excess_p(far_obtained: float, target: float, n_impostor: int) -> float:
+    """One-sided exact binomial p-value that a FAR of ``far_obtained`` over ``n_impostor`` impostor pairs
+    arises from a true FAR of ``target``: how surprising the false accepts are if the threshold, fixed on
+    another condition, still had the target rate. Pairs that share images are not independent, so the
+    p-value is optimistic about excess; it says whether an overshoot is within counting noise (a few
+    false accepts of 497,500) or a real shift of the impostor scores. NaN when nothing can be counted."""
+    from scipy.stats import binomtest
+
+    if not (np.isfinite(far_obtained) and n_impostor > 0 and 0 < target < 1):
+        return float("nan")
+    k = int(round(far_obtained * n_impostor))
+    return float(binomtest(k, int(n_impostor), target, alternative="greater").pvalue)
+
+
 @runcache.memoized("inpaint/roc")
 def roc_by_condition(reference_emb, conditions: dict, pairs) -> dict:
     """{condition: {"fpr", "tpr", "auc"}} of reference-vs-condition scores (for lib.plots.roc_curves)."""

@@ -66,16 +66,19 @@ def tar_bars(report, target_far: float = 1e-3, title: str | None = None, size=(6
     return fig
 
 
-def before_after(rows: dict, n: int = 6, cell: float = 1.1):
-    """``rows`` = {name: uint8 (N, H, W, 3)}: one row per name, the first ``n`` images."""
+def before_after(rows: dict, n: int = 6, cell: float = 1.1, index=None):
+    """``rows`` = {name: uint8 (N, H, W, 3)}: one row per name, columns the images ``index`` (default: the
+    first ``n``; pass one image per person to show different faces). Row names are wrapped to fit."""
+    import textwrap
+
     plt = pyplot()
     names = list(rows)
-    n = min(n, *(len(v) for v in rows.values()))
-    fig, axes = plt.subplots(len(names), n, figsize=(cell * n + 0.8, cell * len(names)), squeeze=False)
+    index = np.arange(min(n, *(len(v) for v in rows.values()))) if index is None else np.asarray(index)[:n]
+    fig, axes = plt.subplots(len(names), len(index), figsize=(cell * len(index) + 0.8, cell * len(names)), squeeze=False)
     for r, name in enumerate(names):
-        for c in range(n):
+        for c, i in enumerate(index):
             ax = axes[r, c]
-            ax.imshow(rows[name][c]), ax.set_xticks([]), ax.set_yticks([])
-        axes[r, 0].set_ylabel(name, fontsize=7)
+            ax.imshow(rows[name][i]), ax.set_xticks([]), ax.set_yticks([])
+        axes[r, 0].set_ylabel(textwrap.fill(name, 14), fontsize=7)
     fig.tight_layout()
     return fig
