@@ -13,29 +13,28 @@ EMOTIONS = ("happy", "neutral")
 class _FS:
     """The parts of a FaceSet the benchmark reads (meta, images, array)."""
 
-    def __init__(self, n_persons=4, split="test", candidates=None, n_train=2, seed=0):
+    def __init__(self, n_persons=4, split="test", candidates=None, seed=0):
         rows = []
         for p in range(n_persons):
             for session in "AB":
                 for emo in EMOTIONS:
                     for pose in ("S", "HR", "FR"):
                         rows.append({"person": f"{p:03d}", "session": session, "emotion": emo, "pose": pose,
-                                     "split": split, "identity": f"{session}{p:03d}"})
+                                     "split": split, "identity": f"{session}{p:03d}",
+                                     "source": f"dcgan:{seed}:{(candidates or range(100, 200))[p]}"})
         self.meta = pd.DataFrame(rows)
         rng = np.random.default_rng(0)
         self.images = rng.integers(0, 256, (len(rows), 112, 112, 3), dtype=np.uint8)
         parsing = np.zeros((len(rows), 112, 112), np.uint8)
         parsing[:, 40:60, 30:50], parsing[:, 60:75, 45:65], parsing[:, 85:95, 40:70] = 11, 10, 18
         self._parsing = parsing
-        self.card = {"selection": {"candidates": candidates or list(range(100, 100 + n_train + n_persons))},
-                     "parameters": {"n_train": n_train, "seed": seed}}
 
     def array(self, name):
         assert name == "parsing"
         return self._parsing
 
 
-CFG = B.BenchmarkConfig(n_train=2, n_test=4, emotions=EMOTIONS)
+CFG = B.BenchmarkConfig(emotions=EMOTIONS)
 
 
 def test_benchmark_conditions_cover_every_axis_with_the_right_probes():
@@ -73,13 +72,11 @@ def test_region_erase_touches_only_the_named_region():
 
 
 def test_benchmark_refuses_training_persons_and_non_test_rows():
-    train = _FS(n_persons=2, candidates=[100, 101, 102, 103], n_train=2)
-    ok = _FS(candidates=[100, 101, 102, 103, 104, 105], n_train=2)
-    ok.meta["person"] = ok.meta["person"].map({"000": "002", "001": "003", "002": "004", "003": "005"})
-    assert B.check_disjoint(ok, train) == 2  # persons 2 and 3 are the training set's test persons
-    leaky = _FS(candidates=[100, 101, 102, 103, 104, 105], n_train=2)  # persons 0, 1 = training persons
-    with pytest.raises(ValueError, match="training persons"):
-        B.check_disjoint(leaky, train)
+    bench = _FS(candidates=[104, 105, 106, 107])
+    B.check_held_out(bench, webface=_FS(candidates=[100, 101, 102, 103]), kdef=_FS(candidates=[110, 111, 112, 113]))
+    leaky = _FS(candidates=[103, 108, 109, 110])  # candidate 103: a person of the training set
+    with pytest.raises(ValueError, match="1 benchmark persons are persons of webface"):
+        B.check_held_out(leaky, webface=_FS(candidates=[100, 101, 102, 103]))
     with pytest.raises(ValueError, match="test persons only"):
         B.build_benchmark(_FS(split="train"), CFG)
 
@@ -102,7 +99,7 @@ def test_evaluate_condition_known_values():
 
 def test_evaluate_method_gallery_extra_and_probe_transform_and_ranking():
     fs = _FS(n_persons=6)
-    bench = B.build_benchmark(fs, B.BenchmarkConfig(n_train=2, n_test=6, emotions=EMOTIONS, occlusions=("band",),
+    bench = B.build_benchmark(fs, B.BenchmarkConfig(emotions=EMOTIONS, occlusions=("band",),
                                                     resolutions=(14,)), seed=0)
     mean_colour = lambda x: x.reshape(len(x), -1, 3).mean(1).astype(np.float64)  # noqa: E731
     plain = P.evaluate_method("plain", bench, mean_colour)
@@ -149,6 +146,17 @@ def test_bootstrap_ranking_is_paired_over_persons():
     pd.testing.assert_frame_equal(ci, again)  # seeded
 
 
+def test_bootstrap_over_replications_averages_the_seeds_on_the_same_draws():
+    rng = np.random.default_rng(2)
+    reps = [{(m, "pose", "30"): _condition_scores(rng, 30, 2, sep) for m, sep in (("baseline", 0.2), ("x", s))}
+            for s in (0.3, 0.5)]  # the method helps more in the second replication
+    one = [P.bootstrap_ranking(r, metric="tar@far=1e-1", n_boot=40, seed=0) for r in reps]
+    both = P.bootstrap_ranking(reps, metric="tar@far=1e-1", n_boot=40, seed=0)
+    assert both.loc["x", "gain"] == pytest.approx((one[0].loc["x", "gain"] + one[1].loc["x", "gain"]) / 2)
+    assert [both.loc["x", f"gain_r{i}"] for i in (0, 1)] == pytest.approx([o.loc["x", "gain"] for o in one])
+    assert both.loc["x", "gain_low"] <= both.loc["x", "gain"] <= both.loc["x", "gain_high"]
+
+
 def test_bootstrap_ranking_cache(isolated_dirs):
     from lib import runcache
 
@@ -178,7 +186,7 @@ def test_bootstrap_ranking_rejects_bad_input():
 
 def test_evaluate_method_keeps_scores_for_the_bootstrap():
     fs = _FS(n_persons=6)
-    bench = B.build_benchmark(fs, B.BenchmarkConfig(n_train=2, n_test=6, emotions=EMOTIONS, occlusions=("band",),
+    bench = B.build_benchmark(fs, B.BenchmarkConfig(emotions=EMOTIONS, occlusions=("band",),
                                                     resolutions=(14,)), seed=0)
     mean_colour = lambda x: x.reshape(len(x), -1, 3).mean(1).astype(np.float64)  # noqa: E731
     kept = {}

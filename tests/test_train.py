@@ -195,3 +195,15 @@ def test_photometric_settings_are_checked(tmp_path):
         T.train(T.TrainConfig(**TINY, photometric="sepia"), x, y, work_dir=tmp_path, progress=False)
     with pytest.raises(ValueError, match="background masks"):
         T.train(T.TrainConfig(**TINY), x, y, work_dir=tmp_path, progress=False, background=np.zeros((3, 16, 16), bool))
+
+
+def test_a_fraction_of_an_epoch_ends_inside_it(tmp_path):
+    """epochs=1.5 with 3 steps an epoch: round(4.5) = 4 steps, the second epoch cut after one; the key of
+    epochs=1.0 is the key of epochs=1 (one run)."""
+    x, y = _data(n_cls=4, per=12)  # 48 images, batch 16: 3 steps an epoch
+    r = T.train(T.TrainConfig(**{**TINY, "epochs": 1.5}), x, y, work_dir=tmp_path / "a", progress=False)
+    assert r.history["step"].tolist() == [3, 4]
+    assert (tmp_path / "a" / T.FINAL).is_file()
+    assert T.TrainConfig(epochs=1.0).key() == T.TrainConfig(epochs=1).key()
+    with pytest.raises(ValueError, match="epochs"):
+        T.TrainConfig(epochs=0)

@@ -1,16 +1,16 @@
 """The cross-method benchmark: held-out persons, a gallery, and probe sets along four difficulty axes.
 
 Persons, as in every FR step of the companion (lib.data.faceset.person_labels; the models learn one
-class per person). The gallery is each test person's session-A frontal neutral image and every probe
-comes from session B (another lighting and look, as a second photo session), so even the clean
+class per person). The gallery is each benchmark person's session-A frontal neutral image and every
+probe comes from session B (another lighting and look, as a second photo session), so even the clean
 condition asks the recogniser to match across sessions.
 
-More persons than the notebooks' test split: FAR = 1e-3 needs at least 1,000 impostor
-comparisons per condition, and a per-emotion probe set of the 16 default test persons gives
-16 x 15 = 240. The benchmark FaceSet is rendered by the same engine with the same seed and
-``n_train`` but ``n_test`` = 48 and ``render_splits=("test",)``: the engine selects persons in
-stream order, so its test persons are the notebooks' 16 test persons plus 32 new ones, and no
-training person (checked against both FaceSet cards by :func:`check_disjoint`).
+The persons are the engine's ``synth_bench`` corpus (lib.data.engine.corpora, built by 00_data_prep):
+300 persons on the default profile that no training corpus holds (the recognisers learn from
+synth_webface, the GAN from synth_celeba, the parser from synth_facesynthetics) and that are not
+synth_kdef persons either; :func:`check_held_out` verifies it from the FaceSets' ``source`` column (the
+engine's generator, seed and candidate index of each person). FAR = 1e-3 needs at least 1,000 impostor
+comparisons per condition; 300 persons give 300 x 299 per probe set of one image per person.
 
 Axes and levels (gallery: session A, pose S, neutral; probes: session B):
 - clean ``0``: pose S, every emotion;
@@ -20,6 +20,8 @@ Axes and levels (gallery: session A, pose S, neutral; probes: session B):
   (``band``) or one parsed region erased with noise (``region``: eyes+brows, nose or mouth, from
   the engine's exact 25-class parsing, one per probe at random);
 - resolution ``56``, ``28``, ``14``, ``7``: the clean probes down-sampled 112 -> t -> 112 (bilinear).
+The random parts (which stroke, band and region each probe gets) are drawn from the ``seed`` given to
+:func:`build_benchmark`: a replication with another seed redraws them.
 """
 
 from __future__ import annotations
@@ -41,56 +43,28 @@ REGIONS = {"eyes": (8, 9, 11, 12, 13, 14), "nose": (10,), "mouth": (17, 18, 19)}
 @dataclass(frozen=True)
 class BenchmarkConfig:
     """Args:
-        n_train: the notebooks' n_train (the benchmark must exclude exactly those persons).
-        n_test: persons in the benchmark (>= the notebooks' n_test; 48 on default).
-        seed: the engine seed of the notebooks.
         emotions: emotions of the probe sets (the gallery is always neutral).
         gallery_session, probe_session: the two sessions.
+        resolutions, occlusions: the levels of those two axes.
     """
 
-    n_train: int = 48
-    n_test: int = 48
-    seed: int = 0
     emotions: tuple = ("afraid", "angry", "disgusted", "happy", "neutral", "sad", "surprised")
     gallery_session: str = "A"
     probe_session: str = "B"
     resolutions: tuple = RESOLUTIONS
     occlusions: tuple = OCCLUSIONS
 
-    def engine_config(self):
-        from lib.data.engine.build import KDEF_POSES, EngineConfig
 
-        return EngineConfig(n_train=self.n_train, n_test=self.n_test, seed=self.seed, emotions=tuple(self.emotions),
-                            poses={p: KDEF_POSES[p] for p in ("S", "HR", "FR")}, render_splits=("test",))
-
-
-def benchmark_faceset(cfg: BenchmarkConfig, *, progress: bool = False):
-    """Build (or read the cached) benchmark FaceSet: test persons only, poses S, HR, FR."""
-    from lib.data.engine.build import build_synth_kdef
-    from lib.data.faceset import read_faceset
-
-    if "neutral" not in cfg.emotions:
-        raise ValueError(f"emotions {cfg.emotions!r} must include 'neutral' (the gallery's emotion)")
-    return read_faceset(build_synth_kdef(cfg.engine_config(), progress=progress), verify="fast")
-
-
-def check_disjoint(bench_fs, train_fs) -> int:
-    """Raise if any benchmark person is a training person of ``train_fs`` (by the engine's candidate
-    index, from both cards); return the number of benchmark persons that are also test persons there."""
-    bench = bench_fs.card["selection"]["candidates"]
-    train_cfg = train_fs.card["parameters"]
-    n_train = int(train_cfg["n_train"])
-    if bench_fs.card["parameters"]["seed"] != train_cfg["seed"]:
-        raise ValueError("the benchmark and the training FaceSet come from different engine seeds: their "
-                         "persons cannot be compared; use the notebooks' seed")
-    train_candidates = set(train_fs.card["selection"]["candidates"][:n_train])
-    persons = sorted(set(bench_fs.meta["person"]))
-    used = {bench[int(p)] for p in persons}
-    leaked = used & train_candidates
-    if leaked:
-        raise ValueError(f"{len(leaked)} benchmark persons are training persons of the models' FaceSet "
-                         f"(engine candidates {sorted(leaked)[:5]}): the benchmark would not be held out")
-    return len(used & set(train_fs.card["selection"]["candidates"][n_train:]))
+def check_held_out(bench_fs, **training_sets) -> None:
+    """Raise if a person of ``bench_fs`` is a person of any of ``training_sets`` ({name: FaceSet}), compared
+    by the ``source`` column (the engine's ``dcgan:<seed>:<candidate>``: one value per person; a real data
+    set's sources never equal an engine person's)."""
+    bench = set(bench_fs.meta["source"])
+    for name, fs in training_sets.items():
+        shared = bench & set(fs.meta["source"])
+        if shared:
+            raise ValueError(f"{len(shared)} benchmark persons are persons of {name} (sources {sorted(shared)[:3]}): "
+                             "the benchmark would not be held out; rebuild the corpora with 00_data_prep")
 
 
 @dataclass
@@ -165,7 +139,7 @@ def build_benchmark(fs, cfg: BenchmarkConfig = BenchmarkConfig(), seed: int = 0)
     """The gallery and every probe condition of the benchmark FaceSet ``fs`` (see the module docstring)."""
     m = fs.meta
     if (m["split"] != "test").any():
-        raise ValueError("the benchmark FaceSet must hold test persons only (BenchmarkConfig.engine_config)")
+        raise ValueError("the benchmark FaceSet must hold test persons only (the synth_bench corpus)")
     images = fs.images
     gallery = _rows(m, session=cfg.gallery_session, pose="S", emotion="neutral")
     persons = m["person"].to_numpy()

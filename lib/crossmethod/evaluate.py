@@ -15,6 +15,8 @@ paired 95 % interval.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -117,60 +119,79 @@ def _resampled_tar(scores: np.ndarray, person_rows: list, draw: np.ndarray, far:
     return float(np.mean(pos > t))
 
 
-def bootstrap_ranking(scores: dict, *, metric: str = "tar@far=1e-3", baseline: str = "baseline", n_boot: int = 200,
+def bootstrap_ranking(scores, *, metric: str = "tar@far=1e-3", baseline: str = "baseline", n_boot: int = 200,
                       seed: int = 0, level: float = 0.95, cache: bool = False) -> pd.DataFrame:
     """Bootstrap intervals, over persons, of each method's mean ``metric`` over the difficulty
     conditions (clean excluded) and of its gain over ``baseline``.
 
     Args:
         scores: ``{(method, axis, level): {"scores", "same"}}`` from ``evaluate_method(...,
-            scores=)``; every condition shares the gallery persons (the columns).
+            scores=)``; every condition shares the gallery persons (the columns). Or a list of such dicts,
+            one per replication (other seeds' models, the same persons): each draw's value is then the mean
+            over the replications, so the interval is that of the mean over seeds.
         metric: ``tar@far=<far>``.
         n_boot: resamples; each draws the gallery persons with replacement, the same draw for
-            every method and condition (paired), and conditions that cannot resolve the FAR in a
-            draw (too few impostors) are left out of that draw's mean.
+            every method, condition and replication (paired), and conditions that cannot resolve the FAR
+            in a draw (too few impostors) are left out of that draw's mean.
     Returns: per method ``mean`` (on all persons), ``mean_low``/``mean_high`` (percentile interval),
     and where ``baseline`` is present ``gain``, ``gain_low``, ``gain_high`` and ``p_gain_above_0``
-    (the share of draws in which the method beats the baseline). ``cache=True`` keeps the result in
-    the run cache (runs/crossmethod/bootstrap), keyed by the scores' content and the arguments.
+    (the share of draws in which the method beats the baseline), and with replications ``gain_r<i>`` (each
+    replication's own gain on all persons). ``cache=True`` keeps the result in the run cache
+    (runs/crossmethod/bootstrap), keyed by the scores' content and the arguments.
     """
+    reps = list(scores) if isinstance(scores, (list, tuple)) else [scores]
     if cache:
         from lib import runcache
 
-        key = {"scores": [[list(k), v["scores"], v["same"]] for k, v in scores.items()], "metric": metric,
-               "baseline": baseline, "n_boot": n_boot, "seed": seed, "level": level, "version": 1}
+        flat = [[[list(k), v["scores"], v["same"]] for k, v in r.items()] for r in reps]
+        key = {"scores": flat[0] if len(flat) == 1 else flat, "metric": metric, "baseline": baseline,
+               "n_boot": n_boot, "seed": seed, "level": level, "version": 1}
         return runcache.memo("crossmethod/bootstrap", key,
                              lambda: bootstrap_ranking(scores, metric=metric, baseline=baseline, n_boot=n_boot,
                                                        seed=seed, level=level))
     if not metric.startswith("tar@far="):
         raise ValueError(f"metric {metric!r}: the bootstrap recomputes TAR, expected 'tar@far=<far>'")
     far = float(metric.split("=", 1)[1])
-    hard = {k: v for k, v in scores.items() if k[1] != "clean"}
-    if not hard:
+    hard = [{k: v for k, v in r.items() if k[1] != "clean"} for r in reps]
+    if not all(hard):
         raise ValueError("no difficulty conditions in scores: pass the dict filled by evaluate_method(..., scores=)")
-    methods = list(dict.fromkeys(k[0] for k in hard))
-    n_persons = {v["same"].shape[1] for v in hard.values()}
+    methods = list(dict.fromkeys(k[0] for h in hard for k in h))
+    n_persons = {v["same"].shape[1] for h in hard for v in h.values()}
     if len(n_persons) != 1:
         raise ValueError(f"conditions have different gallery sizes {sorted(n_persons)}; the bootstrap draws one "
                          "set of persons for all")
     n = n_persons.pop()
     rng = np.random.default_rng(seed)
     draws = [np.arange(n)] + [rng.integers(0, n, n) for _ in range(n_boot)]
+    per_rep = np.stack([_draw_means(h, methods, draws, far) for h in hard])  # (replications, draws, methods)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a draw in which a method resolves no condition: NaN
+        means = np.nanmean(per_rep, axis=0)
+    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
+    out = pd.DataFrame({"mean": means[0]}, index=pd.Index(methods, name="method"))
+    out[["mean_low", "mean_high"]] = np.nanpercentile(means[1:], q, axis=0).T
+    if baseline in methods:
+        b = methods.index(baseline)
+        gains = means - means[:, [b]]
+        out["gain"] = gains[0]
+        out[["gain_low", "gain_high"]] = np.nanpercentile(gains[1:], q, axis=0).T
+        out["p_gain_above_0"] = np.mean(gains[1:] > 0, axis=0)
+        if len(reps) > 1:
+            for i, r in enumerate(per_rep):
+                out[f"gain_r{i}"] = r[0] - r[0, b]
+    return out
+
+
+def _draw_means(hard: dict, methods: list, draws: list, far: float) -> np.ndarray:
+    """(draws, methods): each method's mean TAR over its difficulty conditions in each draw of persons."""
+    n = draws[0].size
     rows = {k: [np.flatnonzero(v["same"][:, j]) for j in range(n)] for k, v in hard.items()}
     means = np.full((len(draws), len(methods)), np.nan)
     for b, draw in enumerate(draws):
         for i, m in enumerate(methods):
             vals = [_resampled_tar(v["scores"], rows[k], draw, far) for k, v in hard.items() if k[0] == m]
             means[b, i] = np.nanmean(vals) if np.isfinite(vals).any() else np.nan
-    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-    out = pd.DataFrame({"mean": means[0]}, index=pd.Index(methods, name="method"))
-    out[["mean_low", "mean_high"]] = np.nanpercentile(means[1:], q, axis=0).T
-    if baseline in methods:
-        gains = means - means[:, [methods.index(baseline)]]
-        out["gain"] = gains[0]
-        out[["gain_low", "gain_high"]] = np.nanpercentile(gains[1:], q, axis=0).T
-        out["p_gain_above_0"] = np.mean(gains[1:] > 0, axis=0)
-    return out
+    return means
 
 
 def with_intervals(rank: pd.DataFrame, ci: pd.DataFrame, digits: int = 3) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """The methods of the cross-method benchmark, each assembled from models an earlier notebook trained.
 
-Every recogniser is the same architecture with the same training budget: the default
-TrainConfig (iresnet_tiny, 64 px, 128-D, 1 epoch) with an ArcFace head on the engine's training
-identities, through lib.recognition.split_models (run cache ``fr/...``). Methods differ only in
+Every recogniser is the same architecture with the same training budget: the profile's
+TrainConfig (default: iresnet_tiny, 64 px, 128-D; one ArcFace pretraining on synth_webface, then a
+fine-tune per method) on the FR training corpus (``train_fs``: synth_webface; the benchmark persons are
+never in it), through lib.recognition.split_models (run cache ``fr/...``). Methods differ only in
 what the paper changes:
 
 - ``baseline``: the plain ArcFace model (shared by 01-04);
@@ -74,26 +75,29 @@ class Method:
 
 
 def baseline_model(fs, fr_train: Mapping | None = None):
-    """The shared ArcFace baseline (runs/fr/arcface), trained on ``fs``'s training identities."""
+    """The shared ArcFace baseline (runs/fr/arcface), trained on ``fs``'s training identities (the FR
+    training corpus)."""
     from lib.recognition.split_models import train_on_split
 
     return train_on_split(fs, {**dict(fr_train or {}), "head": "arcface"}, progress=False).backbone
 
 
-def fra_gallery(fs, bench, *, fra_params: Mapping, fr_train: Mapping | None = None, seed: int = 0,
+def fra_gallery(fs, bench, *, fra_params: Mapping, fr_train: Mapping | None = None, train_fs=None, seed: int = 0,
                 poses=("HR", "FR")):
     """``fn(gallery_emb) -> (generated, persons)``: FRA embeddings of each gallery image at ``poses``.
 
-    The FRA model is 01_fra's held-out model of the ``arcface`` FRL source, found in the run cache
-    with 01's parameters (``fra_params``: landmark_source, num_pairs, fra). Posture maps: a random
-    TRAINING identity's image at the pose with the gallery's emotion (neutral) and a landmark map.
+    The FRA model is 01_fra's held-out model of the ``arcface`` FRL source (learnt on ``fs``, synth_kdef,
+    from the embeddings of the baseline trained on ``train_fs``), found in the run cache with 01's
+    parameters (``fra_params``: landmark_source, num_pairs, fra); with another ``seed`` it is trained here
+    on that seed's baseline (FRA's generator works in its recogniser's embedding space). Posture maps: a
+    random TRAINING identity's image at the pose with the gallery's emotion (neutral) and a landmark map.
     """
     from lib.fra import frl, methods as fra_methods
 
     m = fs.meta
     landmark_source = fra_params.get("landmark_source", "dlib")
     maps, found = fra_methods.landmark_maps_cached(fs, landmark_source)
-    emb = frl.embeddings("arcface", fs, train_cfg=fr_train, progress=False)
+    emb = frl.embeddings("arcface", fs, train_cfg=fr_train, train_fs=train_fs, progress=False)
     pairs, _ = fra_methods.protocol_pairs(m, found, num_pairs=int(fra_params["num_pairs"]), seed=seed)
     model = fra_methods.fra_model(fs, "arcface", "heldout", maps=maps, embeddings=emb, pairs=pairs["heldout"],
                                landmark_source=landmark_source, num_pairs=int(fra_params["num_pairs"]),
@@ -169,15 +173,11 @@ def combined_hook(fs, *, fr_train: Mapping | None = None, parser_train: Mapping 
     then CRB degrades half of the batch, erased or not: one model sees both augmentations.
     """
     from lib.fserasing import methods as fse_methods
-    from lib.fserasing.parser import ParserConfig, train_parser_cached
     from lib.lowres import methods as lr_methods
-    from lib.recognition.split_models import data_key, split_labels
+    from lib.recognition.split_models import split_labels
 
     pfs = fs if parser_fs is None else parser_fs
-    prow, _ = split_labels(pfs.meta, "train")
-    pcfg = ParserConfig(**{"seed": seed, **dict(parser_train or {})})
-    parser = train_parser_cached(pcfg, np.asarray(pfs.images[prow]), pfs.array("parsing")[prow],
-                                 data_key=data_key(pfs, "train"))
+    parser = _parser(pfs, parser_train, seed)
     rows, _ = split_labels(fs.meta, "train")
     masks = fse_methods.training_masks(fs, parser, parser_train, parser_fs=pfs)
     spec = fse_methods.preprocess_spec({**dict(fr_train or {}), "head": "arcface"})
@@ -203,3 +203,72 @@ def combined_model(fs, **kwargs):
     cfg = {**dict(kwargs.get("fr_train") or {}), "head": "arcface"}
     return train_on_split(fs, cfg, name="arcface_fserasing_crb", extra_key=key, batch_hook=hook,
                           progress=False).backbone
+
+
+def build_methods(names, *, fs, train_fs, corpora: Mapping, bench, settings: Mapping, seed: int = 0,
+                  notebooks_seed: int = 0) -> dict:
+    """{name: Method} of 05_cross_method for one ``seed``.
+
+    Args:
+        fs: synth_kdef (FRA's data); train_fs: the FR training corpus; corpora: the corpora 02/03 trained the
+            GAN (``synth_celeba``) and the parser (``synth_facesynthetics``) on; bench: the benchmark.
+        settings: :func:`notebook_settings` (01-04's parameters).
+        seed: the replication. At ``notebooks_seed`` every model comes from the notebook that trained it
+            (LookupError if it has not run); at another seed the recognisers (pretraining included) and the
+            FRA model are trained here with that seed, while 02's GANs and 03's parser stay the notebooks'
+            (a GAN costs minutes per variant on 2 cores: the replication varies the recognisers).
+    """
+    from lib.fserasing import methods as fse_methods
+    from lib.lowres import methods as lr_methods
+
+    own = seed != notebooks_seed
+    # the notebooks' own settings at their seed (cache keys hold fr_train as given), the seed changed otherwise
+    fr = {**settings["fr_train"], "seed": seed} if own else settings["fr_train"]
+    fse, lowres = settings["fserasing_params"], settings["lowres_params"]
+    parser_fs = corpora["synth_facesynthetics"]
+    base = baseline_model(train_fs, fr)
+    built = {}
+    for name in names:
+        if name == "baseline":
+            built[name] = Method(name, base)
+        elif name == "fra_gallery":
+            _, extra = fra_gallery(fs, bench, fra_params=settings["fra_params"], fr_train=fr, train_fs=train_fs, seed=seed)
+            built[name] = Method(name, base, gallery_extra=extra)
+        elif name in ("inpainting", "inpainting_masked"):
+            gan = settings["inpaint_params"]
+            _, transform = inpainting(corpora["synth_celeba"], gan=gan["gan"], max_yaw=gan["max_yaw"], seed=notebooks_seed,
+                                      variant="gan" if name == "inpainting" else "gan_masked")
+            built[name] = Method(name, base, probe_transform=transform)
+        elif name == "fserasing":
+            kw = {"params": fse.get("augment_params"), "parser_train": fse.get("parser_train"), "parser_fs": parser_fs}
+            if own:
+                masks = fse_methods.training_masks(train_fs, _parser(parser_fs, fse.get("parser_train"), notebooks_seed),
+                                                   fse.get("parser_train"), parser_fs=parser_fs)
+                model = fse_methods.train_model(train_fs, "arcface", "fserasing", fr, masks=masks, **kw).backbone
+            else:
+                model = fserasing_model(train_fs, fr_train=fr, parser_train=fse.get("parser_train"),
+                                        augment_params=fse.get("augment_params"), parser_fs=parser_fs)
+            built[name] = Method(name, model)
+        elif name in ("crb", "approach1", "approach2"):
+            method = "arcface_crb" if name == "crb" else name
+            model = (lr_methods.train_method(train_fs, method, fr, lowres, seed=seed) if own
+                     else lowres_model(train_fs, method, fr_train=fr, lowres_params=lowres, seed=seed))
+            built[name] = Method(name, model)
+        elif name == "combined":
+            built[name] = Method(name, combined_model(train_fs, fr_train=fr, lowres_params=lowres, seed=notebooks_seed,
+                                                      parser_fs=parser_fs, parser_train=fse.get("parser_train"),
+                                                      augment_params=fse.get("augment_params")))
+        else:
+            raise ValueError(f"unknown method {name!r}")
+    return built
+
+
+def _parser(parser_fs, parser_train: Mapping | None, seed: int):
+    """03's parser (trained on ``parser_fs``'s training rows), from the run cache."""
+    from lib.fserasing.parser import ParserConfig, train_parser_cached
+    from lib.recognition.split_models import data_key, split_labels
+
+    prow, _ = split_labels(parser_fs.meta, "train")
+    pcfg = ParserConfig(**{"seed": seed, **dict(parser_train or {})})
+    return train_parser_cached(pcfg, np.asarray(parser_fs.images[prow]), parser_fs.array("parsing")[prow],
+                               data_key=data_key(parser_fs, "train"))

@@ -160,11 +160,14 @@ def lfw_protocol(scores, same, folds=10, n_thresholds: int = 1000, *, criterion:
     Returns:
         dict with ``acc`` (mean test-fold accuracy), ``acc_se`` (std(ddof=1)/sqrt(k), the
         thesis' "±"), ``acc_std``, ``fold_acc`` and ``fold_threshold`` (arrays in sorted
-        fold order), ``folds`` (the fold ids), ``threshold_mean``, ``criterion``, ``n_folds``.
+        fold order), ``folds`` (the fold ids), ``threshold_mean``, ``criterion``, ``n_folds``, and
+        ``correct`` ((n,) bool: each pair's decision at its fold's threshold was right; what a paired test
+        of two models on the same pairs compares, lib.evaluation.paired.mcnemar).
     """
     s, y = _scores_same(scores, same)
     f = _fold_ids(folds, s.size)
     ids = np.unique(f)
+    correct = np.zeros(s.size, bool)
     accs, thresholds = [], []
     for fold in ids:
         test = f == fold
@@ -173,12 +176,14 @@ def lfw_protocol(scores, same, folds=10, n_thresholds: int = 1000, *, criterion:
         t = best_threshold(s[~test], y[~test], n_thresholds, criterion=criterion,
                            threshold_range=threshold_range)
         thresholds.append(t)
-        accs.append(np.mean((s[test] > t) == y[test]))
+        correct[test] = (s[test] > t) == y[test]
+        accs.append(np.mean(correct[test]))
     accs = np.asarray(accs)
     std = float(np.std(accs, ddof=1))
     return {"acc": float(accs.mean()), "acc_se": std / np.sqrt(ids.size), "acc_std": std,
             "fold_acc": accs, "fold_threshold": np.asarray(thresholds), "folds": ids,
-            "threshold_mean": float(np.mean(thresholds)), "criterion": criterion, "n_folds": int(ids.size)}
+            "threshold_mean": float(np.mean(thresholds)), "criterion": criterion, "n_folds": int(ids.size),
+            "correct": correct}
 
 
 # ---------------------------------------------------------------------------- ROC family

@@ -28,6 +28,7 @@ import pandas as pd
 
 from lib import runcache
 from lib.evaluation.classification import svm_evaluate
+from lib.evaluation.paired import mcnemar
 from lib.evaluation.verification import DEFAULT_FARS
 
 TARGETS = ("identity", "emotion", "pose")
@@ -175,6 +176,9 @@ def _classify(train_X, train_y, test_X, test_y, what: str, seed: int, svm: Mappi
     except ValueError as e:
         raise ValueError(f"{what}: {e}") from e
     entry["accuracy"] = res["accuracy"] * seen.sum() / seen.size if res is not None else 0.0
+    entry["correct"] = np.zeros(len(test_y), bool)  # per test row (unseen labels: wrong), for the paired test
+    if res is not None:
+        entry["correct"][seen] = res["predicted"] == np.asarray(test_y)[seen]
     entry["train_accuracy"] = float(res["model"].score(train_X, train_y)) if res is not None else np.nan
     entry["svm"] = res
     return entry
@@ -197,7 +201,7 @@ def _checked_generated(generated_emb, n_pairs: int, dim: int) -> np.ndarray:
     return G
 
 
-@runcache.memoized("fra/paper_protocol")
+@runcache.memoized("fra/paper_protocol", version=2)  # 2: per-row correctness and McNemar
 def paper_protocol(real_emb, meta, pairs, generated_emb, *, targets: Sequence[str] = TARGETS, seed: int = 0,
                    shuffle: bool = True, match: str = "row", svm: Mapping | None = None) -> dict:
     """The FRA code's three SVM objectives on its own pairs -- a LEAKING protocol.
@@ -275,8 +279,9 @@ def paper_protocol(real_emb, meta, pairs, generated_emb, *, targets: Sequence[st
     accuracy = pd.DataFrame({t: [results[t][o]["accuracy"] for o in OBJECTIVES] for t in targets},
                             index=pd.Index(OBJECTIVES, name="objective"))
     gain = {t: results[t]["augmented"]["accuracy"] - results[t]["baseline"]["accuracy"] for t in targets}
+    paired = {t: mcnemar(results[t]["baseline"]["correct"], results[t]["augmented"]["correct"]) for t in targets}  # same rows
     return {"protocol": "paper", "leaking": True, "order": order, "rows": rows, "results": results,
-            "accuracy": accuracy, "gain": gain}
+            "accuracy": accuracy, "gain": gain, "mcnemar": paired}
 
 
 # ---------------------------------------------------------------------------- held-out protocol
@@ -361,7 +366,7 @@ def heldout_requests(meta, *, gallery_poses: Sequence[str] = ("S",), poses: Sequ
     return out.sort_values(["source", "pose"], kind="stable").reset_index(drop=True)
 
 
-@runcache.memoized("fra/heldout_protocol")
+@runcache.memoized("fra/heldout_protocol", version=2)  # 2: McNemar
 def heldout_protocol(real_emb, meta, generated_for_missing, *, gallery_poses: Sequence[str] = ("S",), seed: int = 0,
                      identity_col: str = "identity", svm: Mapping | None = None) -> dict:
     """Identity classification across poses, leakage-free: baseline vs FRA-augmented gallery.
@@ -417,6 +422,8 @@ def heldout_protocol(real_emb, meta, generated_for_missing, *, gallery_poses: Se
         out[name] = {"accuracy": res["accuracy"], "n_train": int(len(ytr)), "n_test": int(test.size), "svm": res}
     out["gain"] = out["augmented"]["accuracy"] - out["baseline"]["accuracy"]
     pose, truth = meta["pose"].to_numpy()[test], ids[test]
+    # the gain's paired test: the same test images classified with and without the generated gallery embeddings
+    out["mcnemar"] = mcnemar(out["baseline"]["svm"]["predicted"] == truth, out["augmented"]["svm"]["predicted"] == truth)
     rows = []
     for p in out["test_poses"]:
         m = pose == p

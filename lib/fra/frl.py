@@ -2,9 +2,10 @@
 
 - ``dlib``, ``sface``: the offline pretrained recognisers (lib.faces.embed), 128-D.
 - ``arcface``, ``cosface``, ``magface``: the paper's three base models. On the default
-  profile they are backbones trained here with those heads on the engine's TRAINING
-  identities only (lib.recognition.split_models.train_on_split: cached by config and data hash, shared with the other notebooks);
-  the evaluation identities are never seen. On the full profile the user's checkpoints are
+  profile they are backbones trained here with those heads on a training corpus (``train_fs``:
+  synth_webface, persons disjoint from the KDEF-like set, as the paper's models learnt from MS1M and
+  were tested on KDEF; lib.recognition.split_models.train_on_split: cached by config and data hash,
+  shared with the other notebooks); the evaluation persons are never seen. On the full profile the user's checkpoints are
   loaded instead (``checkpoint=``), fed the way the FRA code fed them:
   MagFace iresnet100 (BGR, x/255), ArcFace = insightface iresnet100 loaded into the same
   class and fed the same way (the FRA code's choice, not insightface's (x-127.5)/127.5 RGB),
@@ -70,10 +71,14 @@ def _resolved_train_cfg(head: str, train_cfg: Mapping | None) -> dict:
     return TrainConfig(**{**dict(train_cfg or {}), "head": head}).key()
 
 
-def embeddings(source: str, fs, *, train_cfg: Mapping | None = None, checkpoint=None,
+def embeddings(source: str, fs, *, train_cfg: Mapping | None = None, checkpoint=None, train_fs=None,
                progress: bool = True) -> np.ndarray:
-    """(N, D) raw embeddings of every image of ``fs`` from FRL ``source`` (cached in runs/frl/)."""
+    """(N, D) raw embeddings of every image of ``fs`` from FRL ``source`` (cached in runs/frl/).
+
+    ``train_fs``: the FaceSet whose training persons a trained source learns from (None: ``fs``'s own
+    training split, which the paper's protocol then tests on: the leak it has)."""
     from lib.recognition.embedders import embed
+    from lib.recognition.split_models import data_key
 
     if source not in SOURCES:
         raise ValueError(f"unknown FRL source {source!r}; choose from {SOURCES}")
@@ -83,6 +88,8 @@ def embeddings(source: str, fs, *, train_cfg: Mapping | None = None, checkpoint=
     key = {"source": source, "images_sha256": fs.card["arrays"]["images.npy"]["sha256"],
            "train_cfg": _resolved_train_cfg(source, train_cfg) if trained_here else None,
            "checkpoint": str(checkpoint) if checkpoint else None}
+    if trained_here and train_fs is not None:
+        key["train_data"] = data_key(train_fs, "train")
 
     def compute() -> dict:
         if source in PRETRAINED:
@@ -92,7 +99,8 @@ def embeddings(source: str, fs, *, train_cfg: Mapping | None = None, checkpoint=
         elif checkpoint:
             model = load_checkpoint_model(source, checkpoint)
         else:
-            model = train_backbone(source, fs, train_cfg=train_cfg, progress=progress).backbone
+            model = train_backbone(source, fs if train_fs is None else train_fs, train_cfg=train_cfg,
+                                   progress=progress).backbone
         import os
 
         return {"embeddings": embed(model, np.asarray(fs.images), batch_size=256, workers=min(os.cpu_count() or 1, 4))}

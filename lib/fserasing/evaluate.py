@@ -47,7 +47,8 @@ def verification(emb_a: np.ndarray, emb_b: np.ndarray, pairs: dict) -> dict:
     from lib.evaluation.verification import eer, lfw_protocol, pair_scores
 
     s = pair_scores(emb_a[pairs["a"]], emb_b[pairs["b"]])
-    return {"acc": lfw_protocol(s, pairs["same"], pairs["fold"])["acc"], "eer": eer(s, pairs["same"]), "scores": s}
+    proto = lfw_protocol(s, pairs["same"], pairs["fold"])
+    return {"acc": proto["acc"], "eer": eer(s, pairs["same"]), "scores": s, "correct": proto["correct"]}
 
 
 def evaluate_model(backbone, test_images: np.ndarray, occluded: dict, pairs: dict) -> dict:
@@ -63,6 +64,30 @@ def evaluate_model(backbone, test_images: np.ndarray, occluded: dict, pairs: dic
                       "acc_occluded": float(np.mean([out[k]["acc"] for k in kinds])),
                       "eer_occluded": float(np.mean([out[k]["eer"] for k in kinds]))}
     return out
+
+
+def paired_tests(results: dict, reference: str = "none"):
+    """McNemar's test of every (head, augmentation) against the same head's ``reference`` augmentation on the same
+    pairs: clean, and occluded (the three occlusion kinds' pairs pooled). One row per (head, augmentation, condition):
+    ``diff`` (accuracy minus the reference's, over the pairs), ``only_aug``/``only_ref`` (pairs only one got right), ``p``."""
+    import pandas as pd
+
+    from lib.evaluation.paired import mcnemar
+
+    def correct(r, cond):
+        kinds = [k for k in r if k not in ("clean", "summary")] if cond == "occluded" else [cond]
+        return np.concatenate([r[k]["correct"] for k in kinds])
+
+    rows = []
+    for (head, aug), r in results.items():
+        ref = results.get((head, reference))
+        if aug == reference or ref is None:
+            continue
+        for cond in ("clean", "occluded"):
+            t = mcnemar(correct(ref, cond), correct(r, cond))
+            rows.append({"head": head, "augmentation": aug, "condition": cond, "diff": t["diff"],
+                         "only_aug": t["b_only"], "only_ref": t["a_only"], "p": t["p"]})
+    return pd.DataFrame(rows)
 
 
 def results_table(results: dict):

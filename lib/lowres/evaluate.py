@@ -219,11 +219,13 @@ def real_suite(lfw_dir=None, scface_dir=None, qmul_dir=None, resolutions: Sequen
 
 def evaluate(embed_fn: Callable, suite: Mapping) -> dict:
     """Flat metrics of one model on a suite: ``lfw.<t>``, ``lfw_se.<t>``, ``scface.<d>``,
-    ``qmul.tar_far1e-2`` (and 1e-3), ``qmul.acc``, plus ``qmul_scores``/``qmul_same`` arrays."""
+    ``qmul.tar_far1e-2`` (and 1e-3), ``qmul.acc``; and ``lfw_correct.<t>``, each LFW-style pair's
+    decision as a string of 0/1 (right or wrong, in pair order) for :func:`paired_accuracy`."""
     out: dict = {}
     if "lfw_pairs" in suite:
         for t, r in lfw_resolutions(embed_fn, suite["images"], suite["lfw_pairs"], suite["resolutions"]).items():
             out[f"lfw.{t}"], out[f"lfw_se.{t}"] = r["acc"], r["acc_se"]
+            out[f"lfw_correct.{t}"] = "".join("1" if c else "0" for c in r["correct"])
     if "gallery" in suite:
         for d, r in closed_set_distances(embed_fn, *suite["gallery"], suite["probes"]).items():
             out[f"scface.{d}"] = r["rank1"]
@@ -248,6 +250,35 @@ def evaluate_cached(backbone, suite: Mapping, *, model_key: Mapping, suite_key: 
     from lib import runcache
 
     def compute() -> dict:
-        return {k: float(v) for k, v in evaluate(backbone_embedder(backbone), suite).items() if np.isfinite(v)}
+        return {k: v if isinstance(v, str) else float(v) for k, v in evaluate(backbone_embedder(backbone), suite).items()
+                if isinstance(v, str) or np.isfinite(v)}
 
-    return runcache.cached_json("lowres/eval", {"model": dict(model_key), "suite": dict(suite_key)}, compute)
+    return runcache.cached_json("lowres/eval", {"model": dict(model_key), "suite": dict(suite_key), "version": 2},
+                                compute)
+
+
+def paired_accuracy(results: Mapping, baseline: str = "arcface", resolutions: Sequence[int] = RESOLUTIONS):
+    """McNemar's test of every method against ``baseline`` on the same LFW-style pairs, per resolution.
+
+    ``results``: {method: evaluate()'s dict} (with ``lfw_correct.<t>``). Returns a DataFrame with one row per
+    (method, resolution): ``acc`` and ``baseline_acc``, ``diff`` (method minus baseline), ``only_method`` and
+    ``only_baseline`` (pairs only one of the two got right) and the exact two-sided ``p``."""
+    import pandas as pd
+
+    from lib.evaluation.paired import mcnemar
+
+    if baseline not in results:
+        raise ValueError(f"no results of the baseline {baseline!r}; have {sorted(results)}")
+    rows = []
+    for m, r in results.items():
+        for t in resolutions:
+            key = f"lfw_correct.{t}"
+            if m == baseline or key not in r:
+                continue
+            a = np.frombuffer(results[baseline][key].encode(), np.uint8) == ord("1")
+            b = np.frombuffer(r[key].encode(), np.uint8) == ord("1")
+            test = mcnemar(a, b)
+            rows.append({"method": m, "resolution": int(t), "acc": b.mean(), "baseline_acc": a.mean(),
+                         "diff": test["diff"], "only_method": test["b_only"], "only_baseline": test["a_only"],
+                         "p": test["p"]})
+    return pd.DataFrame(rows)

@@ -75,8 +75,44 @@ def train_on_split(fs, cfg=None, *, name: str | None = None, split: str = "train
     if hooked and not extra_key:
         raise ValueError(f"{hooked} change the trained model: describe them in extra_key so the cache "
                          "never returns a model trained without them")
+    if cfg.pretrain and train_kwargs.get("init_state") is None:
+        base = pretrained(fs, cfg, split=split, progress=progress)
+        train_kwargs["init_state"], train_kwargs["init_head"] = base.backbone.state_dict(), base.head.state_dict()
     rows, labels = split_labels(fs.meta, split)
     if cfg.photometric == "wild" and "background" not in train_kwargs:
         train_kwargs["background"] = background_masks(fs, rows)
     return train_cached(f"fr/{name or cfg.head}", cfg, np.asarray(fs.images[rows]), labels,
                         data_key=data_key(fs, split), extra_key=extra_key, progress=progress, **train_kwargs)
+
+
+def pretrained(fs, cfg, *, split: str = "train", progress: bool = True):
+    """The TrainResult of ``cfg``'s pretraining run (``TrainConfig.pretrain``) on ``fs``'s ``split``, trained
+    once and cached under ``fr/pretrain/<head>``: every fine-tune with the same pretraining settings starts
+    from its backbone and from its head's class weights (every head has a classes x embedding ``weight``; the
+    classes are the same persons), whatever head the fine-tune trains.
+
+    The pretraining run is the plain loop (no hooks): what the fine-tunes share; each method's hook acts
+    during its own fine-tune only."""
+    base = cfg.pretrain_config()
+    if base is None:
+        raise ValueError("this TrainConfig has no pretrain settings: it trains from scratch")
+    return train_on_split(fs, base, name=f"pretrain/{base.head}", split=split, progress=progress)
+
+
+def training_faceset(profile: str, seed: int = 0, webface_root: str = ""):
+    """The FaceSet every face-recognition model of ``profile`` learns from: a user's CASIA-WebFace at
+    ``webface_root`` (full profile), else the engine's ``synth_webface`` corpus built by 00_data_prep
+    (2,000 persons x 10 images on the default profile, none of them a synth_kdef or benchmark person).
+
+    The papers train on a large corpus and test on small sets of other persons (CASIA-WebFace or MS1M vs
+    KDEF, LFW, SCface); the notebooks do the same: models learn here, and are tested on synth_kdef's test
+    persons and synth_bench."""
+    from lib.data.faceset import read_faceset
+
+    if webface_root:
+        from lib.data import sources
+
+        return read_faceset(sources.prepare("webface", webface_root), verify="fast")
+    from lib.data.engine.corpora import notebook_corpora
+
+    return notebook_corpora(profile, seed, names=("synth_webface",))["synth_webface"]

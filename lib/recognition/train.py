@@ -82,13 +82,9 @@ class TrainConfig:
     backbone_kwargs: Mapping = field(default_factory=dict)
     head: str = "arcface"
     head_kwargs: Mapping = field(default_factory=dict)
-    # 1 epoch (52 steps on the 48 engine training persons) with a 0.2-epoch warm-up: the budget of
-    # the 2-core default profile, where `make paper` trains about 20 FR models. Measured with person
-    # labels and the "wild" augmentation (ArcFace; 04's LFW-style 3,000 pairs at 112 / 7 px, 03's
-    # 2,000 clean pairs): 1 epoch 0.910 / 0.796, 0.913; 2 epochs 0.916 / 0.784, 0.887; 3 epochs
-    # 0.922 / 0.798, 0.894: more epochs on 48 persons do not generalise better. Raise it for larger
-    # training sets (full profile).
-    epochs: int = 1
+    # The profiles' budgets are in lib/recognition/config.py (default: a 2-epoch pretraining on synth_webface,
+    # then a 0.5-epoch fine-tune per method; the measurements that chose them are there).
+    epochs: float = 1  # a fraction ends inside an epoch: round(epochs * steps per epoch) steps in all
     batch_size: int = 64
     optimizer: str = "sgd"  # sgd | adamw
     lr: float = 0.1
@@ -107,14 +103,43 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True  # on CUDA only
     threads: int | None = None  # torch CPU threads (None: torch's choice)
+    # Start from the backbone of a pretraining run on the same data: that run's TrainConfig changes, on top of
+    # this config's backbone, backbone_kwargs, seed, device, amp and threads (empty: train from scratch).
+    # lib.recognition.split_models.train_on_split trains (or loads) it first and fine-tunes from its backbone;
+    # the papers' recognisers learn from scratch, the CPU budget pretrains once and fine-tunes every method.
+    pretrain: Mapping = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.epochs > 0:
+            raise ValueError(f"epochs must be > 0, got {self.epochs!r}")
+        if self.pretrain and "pretrain" in self.pretrain:
+            raise ValueError("TrainConfig.pretrain: a pretraining run cannot itself be pretrained (nested 'pretrain')")
+        if self.pretrain and {"backbone", "backbone_kwargs"} & set(self.pretrain):
+            raise ValueError("TrainConfig.pretrain: the pretraining run trains this config's backbone; "
+                             "give 'backbone'/'backbone_kwargs' on the outer config, not inside 'pretrain'")
+
+    def pretrain_config(self) -> TrainConfig | None:
+        """The pretraining run's config (None when training from scratch)."""
+        if not self.pretrain:
+            return None
+        inherited = {k: getattr(self, k) for k in ("backbone", "backbone_kwargs", "seed", "device", "amp", "threads")}
+        return TrainConfig(**{**inherited, **dict(self.pretrain)})
 
     def key(self) -> dict:
         """The JSON-able identity of the run (without device/threads: they do not change results on CPU
-        beyond float reduction order, and a cached model must be reusable on another machine)."""
+        beyond float reduction order, and a cached model must be reusable on another machine). A run
+        from scratch has no ``pretrain`` entry (the keys of earlier runs stay valid); a fine-tune holds
+        its pretraining run's whole key."""
         d = asdict(self)
         for k in ("device", "threads"):
             d.pop(k)
         d["milestones"] = list(d["milestones"])
+        if float(self.epochs).is_integer():  # 1 and 1.0 are one run (and the keys of earlier runs stay valid)
+            d["epochs"] = int(self.epochs)
+        if self.pretrain:
+            d["pretrain"] = self.pretrain_config().key()
+        else:
+            d.pop("pretrain")
         return d
 
 
@@ -149,9 +174,14 @@ def _optimizer(cfg: TrainConfig, params):
     raise ValueError(f"optimizer {cfg.optimizer!r}; choose sgd or adamw")
 
 
+def total_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
+    """Optimiser steps of the whole run: ``cfg.epochs`` epochs (a fraction ends inside the last one)."""
+    return max(1, int(round(cfg.epochs * steps_per_epoch)))
+
+
 def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
     """Learning rate at ``step`` (0-based): linear warm-up, then cosine/step/constant."""
-    total = cfg.epochs * steps_per_epoch
+    total = total_steps(cfg, steps_per_epoch)
     warm = int(round(cfg.warmup_epochs * steps_per_epoch))
     if step < warm:
         return cfg.lr * (step + 1) / warm
@@ -248,17 +278,28 @@ class _Run:
     spec: object
 
 
-def _setup(cfg: TrainConfig, num_classes: int, init_state: Mapping | None) -> _Run:
+def _setup(cfg: TrainConfig, num_classes: int, init_state: Mapping | None, init_head: Mapping | None = None) -> _Run:
     """Seed, pick the device (and the process group), build the models, the optimiser and the scaler."""
     import torch
 
     from lib.recognition.backbones import get_preprocess
 
+    if cfg.pretrain and init_state is None:
+        raise ValueError("cfg.pretrain names a pretraining run but no init_state was given: train through "
+                         "lib.recognition.split_models.train_on_split (it trains or loads that run first), or pass "
+                         "its backbone's state_dict() as init_state")
     seed_everything(cfg.seed, threads=cfg.threads)
     dist, device = _init_distributed(cfg.device)
     backbone, head = build_models(cfg, num_classes)
     if init_state is not None:
         backbone.load_state_dict(dict(init_state))
+    if init_head is not None:  # the class weights of a pretraining run on the same classes (every head has them)
+        w = init_head.get("weight")
+        if w is None or tuple(w.shape) != tuple(head.weight.shape):
+            raise ValueError(f"init_head: expected a 'weight' of shape {tuple(head.weight.shape)} (classes x embedding), "
+                             f"got {None if w is None else tuple(w.shape)}")
+        with torch.no_grad():
+            head.weight.copy_(w)
     spec = get_preprocess(backbone)
     # channels_last: 15-35 % faster convolutions on CPU (measured on 2 cores, iresnet_tiny) and the
     # layout cuDNN prefers under AMP; the results are the same model up to float reduction order.
@@ -336,8 +377,8 @@ def _step(cfg: TrainConfig, r: _Run, x, y, m, lr: float, where: str, ckpt_path: 
 
 def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None = None,
           batch_hook: Callable | None = None, tensor_hook: Callable | None = None,
-          eval_fn: Callable | None = None, init_state: Mapping | None = None, progress: bool = True,
-          max_steps: int | None = None, background=None) -> TrainResult:
+          eval_fn: Callable | None = None, init_state: Mapping | None = None, init_head: Mapping | None = None,
+          progress: bool = True, max_steps: int | None = None, background=None) -> TrainResult:
     """Train ``cfg.backbone`` with ``cfg.head`` on uint8 ``images`` (N, H, W, 3) and int ``labels``.
 
     Args:
@@ -347,7 +388,7 @@ def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None
         batch_hook, tensor_hook: see the module docstring.
         eval_fn: ``eval_fn(backbone) -> dict`` run at each epoch end on rank 0 (backbone in
             eval mode); its numbers join ``history.csv``.
-        init_state: a backbone state dict to start from (fine-tuning).
+        init_state, init_head: backbone state dict, and head state dict whose class ``weight`` (fine-tuning) to start from.
         max_steps: stop after this many steps in total (tests of resume; normal runs leave it None).
         background: (N, H, W) bool background masks of ``images`` for ``photometric="wild"``
             (None: the background is not recoloured).
@@ -356,7 +397,7 @@ def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None
 
     labels, n_cls = _check_data(images, labels, cfg, background)
     num_classes, work_dir = num_classes or n_cls, Path(work_dir)
-    r = _setup(cfg, num_classes, init_state)
+    r = _setup(cfg, num_classes, init_state, init_head)
     n = len(labels)
     per_rank = cfg.batch_size // r.dist.world if r.dist.world > 1 else cfg.batch_size
     steps_per_epoch = max(1, n // cfg.batch_size)  # drop_last: every step sees a full batch
@@ -375,15 +416,16 @@ def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None
         if rows:
             io.write_text(work_dir / HISTORY, pd.DataFrame(rows).to_csv(index=False))
 
-    bar = tqdm(total=cfg.epochs * steps_per_epoch, initial=step, desc=f"{cfg.backbone}+{cfg.head}", unit="step",
-               disable=not (progress and r.dist.main))
+    bar = tqdm(total=(total := total_steps(cfg, steps_per_epoch)), initial=step, desc=f"{cfg.backbone}+{cfg.head}",
+               unit="step", disable=not (progress and r.dist.main))
     try:
-        for epoch in range(step // steps_per_epoch, cfg.epochs):
+        for epoch in range(step // steps_per_epoch, math.ceil(total / steps_per_epoch)):
             order = numpy_rng(cfg.seed, "epoch", epoch).permutation(n)
             r.backbone.train(), r.head.train()
             sums = {"loss": 0.0, "correct": 0, "seen": 0}
             t0 = time.perf_counter()
-            for b in range(step - epoch * steps_per_epoch, steps_per_epoch):
+            epoch_end = min((epoch + 1) * steps_per_epoch, total)  # the last epoch of a fraction ends early
+            for b in range(step - epoch * steps_per_epoch, epoch_end - epoch * steps_per_epoch):
                 if max_steps is not None and step >= max_steps:
                     break
                 idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size][r.dist.rank::r.dist.world][:per_rank]
@@ -398,7 +440,7 @@ def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None
                 bar.set_postfix(loss=f"{out.loss.item():.3f}", refresh=False)
                 if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step % steps_per_epoch:
                     checkpoint(step)
-            if step < (epoch + 1) * steps_per_epoch:  # stopped by max_steps inside the epoch
+            if step < epoch_end:  # stopped by max_steps inside the epoch
                 checkpoint(step)
                 break
             rows.append(_epoch_row(cfg, r, epoch, step, steps_per_epoch, sums, time.perf_counter() - t0, eval_fn))
@@ -408,7 +450,7 @@ def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None
     finally:
         bar.close()
     r.backbone.eval(), r.head_module.eval()
-    if r.dist.main and step >= cfg.epochs * steps_per_epoch:
+    if r.dist.main and step >= total:
         save_atomic(work_dir / FINAL, {"backbone": r.backbone.state_dict(), "head": r.head_module.state_dict(),
                                        "config": ckpt.config})
     r.dist.barrier()  # under DDP every rank returns once rank 0 has written its checkpoint and model
