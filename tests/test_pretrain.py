@@ -76,3 +76,15 @@ def test_init_head_of_other_classes_is_refused(tmp_path):
     with pytest.raises(ValueError, match="init_head"):
         T.train(T.TrainConfig(**TINY), x, y, work_dir=tmp_path, progress=False,
                 init_head={"weight": torch.zeros(7, 128)})
+
+
+def test_a_cached_fine_tune_does_not_load_its_pretraining(isolated_dirs, monkeypatch):
+    from lib.recognition import split_models
+
+    fs = _faceset()
+    cfg = T.TrainConfig(**{**TINY, "epochs": 1}, photometric="none", pretrain={"batch_size": 16, "epochs": 1})
+    train_on_split(fs, cfg, name="tuned", progress=False)
+    calls = []
+    monkeypatch.setattr(split_models, "pretrained", lambda *a, **k: calls.append(1))
+    train_on_split(fs, cfg, name="tuned", progress=False)  # from the run cache
+    assert calls == []

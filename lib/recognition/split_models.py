@@ -75,9 +75,12 @@ def train_on_split(fs, cfg=None, *, name: str | None = None, split: str = "train
     if hooked and not extra_key:
         raise ValueError(f"{hooked} change the trained model: describe them in extra_key so the cache "
                          "never returns a model trained without them")
-    if cfg.pretrain and train_kwargs.get("init_state") is None:
-        base = pretrained(fs, cfg, split=split, progress=progress)
-        train_kwargs["init_state"], train_kwargs["init_head"] = base.backbone.state_dict(), base.head.state_dict()
+    if cfg.pretrain and train_kwargs.get("init_state") is None:  # resolved only if this run must be trained
+        def init_fn():
+            base = pretrained(fs, cfg, split=split, progress=progress)
+            return base.backbone.state_dict(), base.head.state_dict()
+
+        train_kwargs["init_fn"] = init_fn
     rows, labels = split_labels(fs.meta, split)
     if cfg.photometric == "wild" and "background" not in train_kwargs:
         train_kwargs["background"] = background_masks(fs, rows)

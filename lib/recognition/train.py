@@ -478,11 +478,18 @@ def train_cached(name: str, cfg: TrainConfig, images, labels, *, data_key, extra
         data_key: identifies the training data (e.g. the FaceSet's images sha256 and the rows
             used); part of the hash, so new data never reuses an old model.
         extra_key: anything else that changes the result (hook names and their parameters).
+        init_fn: optional ``() -> (init_state, init_head)``, called only when the run must be trained (a
+            pretraining that a cached fine-tune does not need to load).
     A stopped run keeps its checkpoints in runs/<name>/<hash>.work/ and resumes from them.
     """
     key = {"train": cfg.key(), "data": data_key, "extra": dict(extra_key or {})}
-    out, result = runcache.cached_resumable(name, key, lambda work: train(cfg, images, labels, work_dir=work, **kwargs),
-                                            (FINAL, HISTORY))
+    init_fn = kwargs.pop("init_fn", None)  # () -> (init_state, init_head): the pretraining, loaded only to train
+
+    def run(work):
+        init = {} if init_fn is None else dict(zip(("init_state", "init_head"), init_fn()))
+        return train(cfg, images, labels, work_dir=work, **kwargs, **init)
+
+    out, result = runcache.cached_resumable(name, key, run, (FINAL, HISTORY))
     if result is not None:
         return result
     labels_arr, n_cls = _check_data(images, labels)
