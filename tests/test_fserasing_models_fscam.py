@@ -132,3 +132,24 @@ def test_exact_masks_come_from_the_faceset_and_need_parsing_maps():
     without = SimpleNamespace(**vars(fs), has=lambda name: False, root="fake")
     with pytest.raises(ValueError, match="no parsing.npy"):
         methods.exact_masks(without)
+
+
+def test_paired_tests_against_any_reference():
+    """McNemar per (head, augmentation) against the same head's reference: clean, and the occlusions pooled."""
+    from lib.fserasing.evaluate import paired_tests
+
+    def res(clean, occ):
+        return {"clean": {"correct": np.asarray(clean, bool)}, "band": {"correct": np.asarray(occ, bool)},
+                "mouth": {"correct": np.asarray(occ, bool)}, "summary": {}}
+
+    n = 40
+    results = {("arcface", "none"): res([1] * n, [0] * n), ("arcface", "fserasing"): res([1] * n, [1] * n),
+               ("arcface", "cutout"): res([1] * (n - 10) + [0] * 10, [1] * n)}
+    t = paired_tests(results).set_index(["augmentation", "condition"])
+    assert t.loc[("fserasing", "occluded"), "diff"] == 1.0 and t.loc[("fserasing", "occluded"), "only_aug"] == 2 * n
+    assert t.loc[("fserasing", "occluded"), "p"] < 1e-20 and t.loc[("fserasing", "clean"), "p"] == 1.0
+    r = paired_tests(results, reference="fserasing").set_index(["augmentation", "condition"])
+    assert r.loc[("cutout", "clean"), "diff"] == -0.25 and r.loc[("cutout", "clean"), "only_ref"] == 10
+    assert r.loc[("cutout", "clean"), "p"] < 0.01 and ("fserasing", "clean") not in r.index
+    empty = paired_tests(results, reference="random_erasing")
+    assert empty.empty and "augmentation" in empty.columns  # no model with that augmentation: no rows, same columns

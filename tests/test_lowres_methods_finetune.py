@@ -140,3 +140,34 @@ def test_derivenet_backbone_weights_frozen_only_in_the_original_mode(update):
     stats = [k for k in w0 if k.endswith("running_mean")]
     assert bool(changed) == update
     assert any(not np.array_equal(w0[k].numpy(), w1[k].numpy()) for k in stats)  # train mode, as the original
+
+
+def test_methods_trained_side_by_side_equal_those_trained_in_turn(isolated_dirs, monkeypatch, tmp_path):
+    """train_methods: the missing models trained in two spawned one-thread workers are the same runs (same cache
+    entries, same weights) as train_method one by one; a second call trains nothing."""
+    import torch
+
+    from lib.data.faceset import FaceSetWriter, read_faceset
+
+    rng = np.random.default_rng(0)
+    n, ids = 32, [f"p{i % 4}" for i in range(32)]
+    images = np.stack([np.full((32, 32, 3), 40 + 50 * (i % 4), np.uint8) for i in range(n)])
+    images = np.clip(images + rng.integers(0, 30, images.shape), 0, 255).astype(np.uint8)
+    card = {"name": "t", "kind": "synthetic", "version": "1", "seed": 0, "parameters": {}, "generator": "test"}
+    with FaceSetWriter(tmp_path / "fs", n=n, image_size=(32, 32), card=card) as w:
+        w.append(images, pd.DataFrame({"identity": ids, "split": ["train"] * n, "session": "A", "emotion": "neutral",
+                                       "pose": "S", "source": "noise", "yaw": [0.0] * n}))
+    fs = read_faceset(tmp_path / "fs")
+    fr = {"epochs": 1, "batch_size": 8, "threads": 1, "warmup_epochs": 0.0, "photometric": "none"}
+    names = ["arcface", "cosface", "arcface_crb"]
+    side = methods.train_methods(fs, names, fr, workers=2)
+    assert all(methods.is_trained(fs, m, fr) for m in names)
+    monkeypatch.setattr(methods, "_train_job", lambda *a: pytest.fail("trained a cached model"))
+    assert set(methods.train_methods(fs, names, fr, workers=2)) == set(names)
+    monkeypatch.setenv("FACEAUG_RUNS", str(tmp_path / "runs2"))
+    turn = {m: methods.train_method(fs, m, fr) for m in names}
+    for m in names:
+        for k, v in side[m].state_dict().items():
+            assert torch.equal(v, turn[m].state_dict()[k]), (m, k)
+    with pytest.raises(ValueError, match="unknown method"):
+        methods.train_methods(fs, ["arcface", "bicubic_magic"], fr)

@@ -117,6 +117,29 @@ def test_train_cached_trains_once(tmp_path, isolated_dirs, monkeypatch):
     assert not list(first.work_dir.parent.glob("*.work"))
 
 
+def test_train_cached_reads_lazy_data_only_to_train(tmp_path, isolated_dirs):
+    """Images and background masks given as callables are read when the run trains, never on a cache hit."""
+    x, y = _data()
+    calls = []
+
+    def images():
+        calls.append("images")
+        return x
+
+    def background():
+        calls.append("background")
+        return np.zeros(x.shape[:3], bool)
+
+    cfg = T.TrainConfig(**{**TINY, "epochs": 1})
+    first = T.train_cached("fr/lazy", cfg, images, y, data_key="fixture-v1", background=background, progress=False)
+    assert calls == ["images", "background"]
+    second = T.train_cached("fr/lazy", cfg, images, y, data_key="fixture-v1", background=background)
+    assert calls == ["images", "background"]  # the cached run read neither
+    assert torch.equal(_params(first.backbone), _params(second.backbone))
+    with pytest.raises(ValueError, match="non-negative"):
+        T.train_cached("fr/lazy", cfg, images, y - 1, data_key="fixture-v1")
+
+
 def test_bad_data_is_refused(tmp_path):
     x, y = _data()
     cfg = T.TrainConfig(**TINY)

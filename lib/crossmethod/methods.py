@@ -227,6 +227,9 @@ def build_methods(names, *, fs, train_fs, corpora: Mapping, bench, settings: Map
     fse, lowres = settings["fserasing_params"], settings["lowres_params"]
     parser_fs = corpora["synth_facesynthetics"]
     base = baseline_model(train_fs, fr)
+    trio = {"crb": "arcface_crb", "approach1": "approach1", "approach2": "approach2"}
+    if own:  # this replication's low-resolution models, trained side by side (lib.lowres.methods.train_methods)
+        lr_methods.train_methods(train_fs, ["arcface", *(trio[n] for n in names if n in trio)], fr, lowres, seed=seed)
     built = {}
     for name in names:
         if name == "baseline":
@@ -250,7 +253,7 @@ def build_methods(names, *, fs, train_fs, corpora: Mapping, bench, settings: Map
                                         augment_params=fse.get("augment_params"), parser_fs=parser_fs)
             built[name] = Method(name, model)
         elif name in ("crb", "approach1", "approach2"):
-            method = "arcface_crb" if name == "crb" else name
+            method = trio[name]
             model = (lr_methods.train_method(train_fs, method, fr, lowres, seed=seed) if own
                      else lowres_model(train_fs, method, fr_train=fr, lowres_params=lowres, seed=seed))
             built[name] = Method(name, model)

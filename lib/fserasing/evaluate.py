@@ -87,7 +87,7 @@ def paired_tests(results: dict, reference: str = "none"):
             t = mcnemar(correct(ref, cond), correct(r, cond))
             rows.append({"head": head, "augmentation": aug, "condition": cond, "diff": t["diff"],
                          "only_aug": t["b_only"], "only_ref": t["a_only"], "p": t["p"]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["head", "augmentation", "condition", "diff", "only_aug", "only_ref", "p"])
 
 
 def results_table(results: dict):

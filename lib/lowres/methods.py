@@ -183,6 +183,51 @@ def train_method(fs, method: str, fr_train: Mapping | None = None, params: Mappi
     return cached_finetune(method, finetune_key(fs, method, fr_train, params, seed), cfg, run)[0]
 
 
+def _train_job(root: str, method: str, fr_train: Mapping | None, params: Mapping | None, seed: int | None) -> str:
+    """Worker of :func:`train_methods`: one method from the FaceSet at ``root``, on one thread, into the run cache."""
+    import torch
+
+    from lib.data.faceset import read_faceset
+
+    torch.set_num_threads(1)
+    train_method(read_faceset(root, verify="fast"), method, fr_train, params, seed=seed)
+    return method
+
+
+def train_methods(fs, names, fr_train: Mapping | None = None, params: Mapping | None = None, *,
+                  seed: int | None = None, workers: int | None = None) -> dict:
+    """{method: backbone} of every method in ``names``, as :func:`train_method`, the ones not yet cached trained
+    side by side: ``BASE`` (and with it the shared pretraining) first, here, then the others in ``workers``
+    spawned processes with one thread each (a remainder that would leave a worker alone is trained here first,
+    on every core). On a 2-core CPU one training gains little from its second thread: two trainings side by
+    side learn about 1.4 times as many images a second as one on both cores (lib.speed.recognition); with each
+    worker's start-up, five default fine-tunes took 218.6 s this way against 255.2 s one by one (2026-12-07,
+    Zen 3 AMD EPYC). ``workers`` None: the CPU cores when the models train on the CPU, else 1.
+    Each model is the same run as when trained alone (same config, seed and cache entry; the thread count is
+    not part of a run's identity)."""
+    import multiprocessing as mp
+    import os
+
+    from lib import runcache
+    from lib.device import select_device
+    from lib.recognition.train import TrainConfig
+
+    names = list(names)
+    for n in names:
+        _method(n)
+    if workers is None:
+        on_cpu = select_device(TrainConfig(**dict(fr_train or {})).device).type == "cpu"
+        workers = (os.cpu_count() or 1) if on_cpu else 1
+    missing = [n for n in names if n != BASE and not is_trained(fs, n, fr_train, params, seed)]
+    if workers > 1 and len(missing) > 1 and not runcache.forced():  # FORCE=1 retrains here, one by one
+        train_method(fs, BASE, fr_train, params)  # the pretraining and the fine-tunes' base, on every core
+        while len(missing) % workers:  # no worker left alone on one thread at the end: the rest here, on every core
+            train_method(fs, missing.pop(), fr_train, params, seed=seed)
+        with mp.get_context("spawn").Pool(workers, maxtasksperchild=1) as pool:
+            pool.starmap(_train_job, [(str(fs.root), n, fr_train, params, seed) for n in missing])
+    return {n: train_method(fs, n, fr_train, params, seed=seed) for n in names}
+
+
 def is_trained(fs, method: str, fr_train: Mapping | None = None, params: Mapping | None = None,
                seed: int | None = None) -> bool:
     """Whether ``method``'s model with these parameters is in the run cache."""

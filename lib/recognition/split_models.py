@@ -83,8 +83,9 @@ def train_on_split(fs, cfg=None, *, name: str | None = None, split: str = "train
         train_kwargs["init_fn"] = init_fn
     rows, labels = split_labels(fs.meta, split)
     if cfg.photometric == "wild" and "background" not in train_kwargs:
-        train_kwargs["background"] = background_masks(fs, rows)
-    return train_cached(f"fr/{name or cfg.head}", cfg, np.asarray(fs.images[rows]), labels,
+        train_kwargs["background"] = lambda: background_masks(fs, rows)
+    # the images (752 MB for synth_webface) and masks are read only if the run must be trained
+    return train_cached(f"fr/{name or cfg.head}", cfg, lambda: np.asarray(fs.images[rows]), labels,
                         data_key=data_key(fs, split), extra_key=extra_key, progress=progress, **train_kwargs)
 
 

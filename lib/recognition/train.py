@@ -254,11 +254,19 @@ def _check_data(images, labels, cfg: TrainConfig | None = None, background=None)
     if getattr(images, "dtype", None) != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
         raise ValueError(f"images must be uint8 (N, H, W, 3), got {getattr(images, 'dtype', type(images))} "
                          f"{getattr(images, 'shape', '')}")
-    if labels.shape != (len(images),) or labels.dtype.kind not in "iu":
+    if labels.shape != (len(images),):
         raise ValueError(f"labels must be integers of shape ({len(images)},), got {labels.dtype} {labels.shape}")
+    return labels.astype(np.int64), _num_classes(labels)
+
+
+def _num_classes(labels) -> int:
+    """C of integer class labels 0..C-1 (ValueError otherwise)."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise ValueError(f"labels must be a 1-D integer array, got {labels.dtype} {labels.shape}")
     if len(labels) == 0 or labels.min() < 0:
         raise ValueError("labels must be non-negative class indices 0..C-1 and not empty")
-    return labels.astype(np.int64), int(labels.max()) + 1
+    return int(labels.max()) + 1
 
 
 @dataclass
@@ -475,6 +483,9 @@ def train_cached(name: str, cfg: TrainConfig, images, labels, *, data_key, extra
     """``train`` once per (config, data, extra) under runs/<name>/<hash>/; later calls load the result.
 
     Args:
+        images: the training images, or a zero-argument callable returning them, called only when the run must
+            be trained (a cached run needs the labels alone: a warm notebook never copies the training set).
+            ``background`` (in ``kwargs``) may be such a callable too.
         data_key: identifies the training data (e.g. the FaceSet's images sha256 and the rows
             used); part of the hash, so new data never reuses an old model.
         extra_key: anything else that changes the result (hook names and their parameters).
@@ -487,13 +498,13 @@ def train_cached(name: str, cfg: TrainConfig, images, labels, *, data_key, extra
 
     def run(work):
         init = {} if init_fn is None else dict(zip(("init_state", "init_head"), init_fn()))
-        return train(cfg, images, labels, work_dir=work, **kwargs, **init)
+        data = {k: v() if callable(v) else v for k, v in (("images", images), ("background", kwargs.pop("background", None)))}
+        return train(cfg, data["images"], labels, work_dir=work, background=data["background"], **kwargs, **init)
 
     out, result = runcache.cached_resumable(name, key, run, (FINAL, HISTORY))
     if result is not None:
         return result
-    labels_arr, n_cls = _check_data(images, labels)
-    backbone, head = build_models(cfg, kwargs.get("num_classes") or n_cls)
+    backbone, head = build_models(cfg, kwargs.get("num_classes") or _num_classes(labels))
     state = load(out / FINAL, "trained model")
     backbone.load_state_dict(state["backbone"]), head.load_state_dict(state["head"])
     backbone.eval(), head.eval()
