@@ -92,6 +92,12 @@ def test_engine_suite_uses_test_identities_and_the_right_poses():
     np.testing.assert_array_equal(again["probes"]["d1"][0], s["probes"]["d1"][0])
     out = protocols.evaluate(colour_embed, s)
     assert {"lfw.7", "lfw.112", "lfw_se.7", "scface.d1", "scface.d3", "qmul.tar_far1e-2", "qmul.acc"} <= set(out)
+    lfw = protocols.engine_lfw(fs, cfg)  # the LFW-style part alone: the same images, persons and pairs
+    assert set(lfw) == {"images", "ids", "rows", "lfw_pairs", "resolutions"}
+    for k in ("images", "ids", "rows"):
+        np.testing.assert_array_equal(lfw[k], s[k])
+    for k in ("a", "b", "same", "fold"):
+        np.testing.assert_array_equal(lfw["lfw_pairs"][k], s["lfw_pairs"][k])
 
 
 def test_wild_conditions_vary_per_image_and_keep_the_face():

@@ -139,9 +139,11 @@ class EngineProtocol:
         return d
 
 
-def engine_suite(fs, cfg: EngineProtocol = EngineProtocol()) -> dict:
-    """Images and pairs of the three tests on ``fs``'s TEST identities (module docstring). Deterministic."""
-    from lib.data.faceset import person_column, person_labels
+def engine_lfw(fs, cfg: EngineProtocol = EngineProtocol()) -> dict:
+    """The test images (``rows`` of ``fs``'s TEST identities at the protocol's poses, under its photometric
+    conditions; ``ids`` their persons) and the LFW-style pairs of :func:`engine_suite`, without its SCface- and
+    QMUL-style parts (for an LFW-only evaluation). Deterministic."""
+    from lib.data.faceset import person_labels
     from lib.evaluation.verification import make_pairs
     from lib.seeding import numpy_rng
 
@@ -159,12 +161,23 @@ def engine_suite(fs, cfg: EngineProtocol = EngineProtocol()) -> dict:
         raise ValueError(f"photometric must be 'wild' or 'none', got {cfg.photometric!r}")
     n_ids = np.unique(ids).size
     folds = max(2, min(10, n_ids // 2))  # LFW: 10 folds of disjoint people; >= 2 identities per fold
-    poses = m["pose"].to_numpy()[rows]
-    in_pool = np.isin(poses, cfg.poses)
-    pool = np.flatnonzero(np.isin(poses, cfg.lfw_poses))
+    pool = np.flatnonzero(np.isin(m["pose"].to_numpy()[rows], cfg.lfw_poses))
     n_gen = cfg.num_pairs // 2
     lfw = make_pairs(ids[pool], n_gen, cfg.num_pairs - n_gen, numpy_rng(cfg.seed, "lfw_pairs"), folds=folds)
     lfw["a"], lfw["b"] = pool[lfw["a"]], pool[lfw["b"]]
+    return {"images": images, "ids": ids, "rows": rows, "lfw_pairs": lfw, "resolutions": tuple(cfg.resolutions)}
+
+
+def engine_suite(fs, cfg: EngineProtocol = EngineProtocol()) -> dict:
+    """Images and pairs of the three tests on ``fs``'s TEST identities (module docstring). Deterministic."""
+    from lib.data.faceset import person_column
+    from lib.evaluation.verification import make_pairs
+    from lib.seeding import numpy_rng
+
+    suite = engine_lfw(fs, cfg)
+    images, ids, rows = suite["images"], suite["ids"], suite["rows"]
+    m = fs.meta
+    in_pool = np.isin(m["pose"].to_numpy()[rows], cfg.poses)
     n_gen = cfg.qmul_pairs // 3
     qpool = np.flatnonzero(in_pool)
     qmul = make_pairs(ids[qpool], n_gen, cfg.qmul_pairs - n_gen, numpy_rng(cfg.seed, "qmul_pairs"), folds=1)
@@ -183,9 +196,8 @@ def engine_suite(fs, cfg: EngineProtocol = EngineProtocol()) -> dict:
                                  [:cfg.probes_per_identity] for k in np.unique(ids)])
     probes = {d: (surveillance(images[probe_rows], rng=numpy_rng(cfg.seed, "scface", d), **p), ids[probe_rows])
               for d, p in cfg.distances.items()}
-    return {"images": images, "ids": ids, "rows": rows, "lfw_pairs": lfw, "qmul_images": qmul_images,
-            "qmul_pairs": qmul, "gallery": (images[gallery], ids[gallery]), "probes": probes,
-            "resolutions": tuple(cfg.resolutions)}
+    return {**suite, "qmul_images": qmul_images, "qmul_pairs": qmul, "gallery": (images[gallery], ids[gallery]),
+            "probes": probes}
 
 
 def real_suite(lfw_dir=None, scface_dir=None, qmul_dir=None, resolutions: Sequence[int] = RESOLUTIONS) -> dict:
