@@ -67,9 +67,13 @@ def test_variants_trained_side_by_side_equal_those_trained_in_turn(isolated_dirs
                                       "session": "A", "emotion": "neutral", "pose": "S", "source": "noise",
                                       "yaw": [0.0] * 16}))
     fs = read_faceset(tmp_path / "fs")
-    cfgs = {"a": _cfg("generator"), "b": _cfg("generator", lr_g=5e-4)}
+    # "a again" is "a" under another name (as 02's diagnosis run can equal a profile's model): one job for both,
+    # never two processes in one work directory
+    cfgs = {"a": _cfg("generator"), "a again": _cfg("generator"), "b": _cfg("generator", lr_g=5e-4)}
     side = methods.train_variants(fs, cfgs, workers=2)
     assert all((methods.cache_dir(fs, c) / itrain.FINAL).is_file() for c in cfgs.values())
+    assert len({methods.cache_dir(fs, c) for c in cfgs.values()}) == 2
+    assert not list(methods.cache_dir(fs, cfgs["a"]).parent.glob("*.work"))
     monkeypatch.setenv("FACEAUG_RUNS", str(tmp_path / "runs2"))
     turn = methods.train_variants(fs, cfgs, workers=1)
     for k in cfgs:

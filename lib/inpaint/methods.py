@@ -73,7 +73,12 @@ def train_variants(fs, cfgs: Mapping, *, max_yaw: float = idata.MAX_YAW, workers
     if workers is None:
         on_cpu = all(select_device(c.device).type == "cpu" for c in cfgs.values())
         workers = (os.cpu_count() or 1) if on_cpu else 1
-    missing = [c for c in cfgs.values() if not (cache_dir(fs, c, max_yaw=max_yaw) / "config.json").is_file()]
+    missing = {}  # one job per cache entry: two names may share a config (e.g. a diagnosis run equal to a
+    for c in cfgs.values():  # profile's model), and two processes training one entry would share its work dir
+        d = cache_dir(fs, c, max_yaw=max_yaw)
+        if not (d / "config.json").is_file():
+            missing.setdefault(d, c)
+    missing = list(missing.values())
     if workers > 1 and len(missing) > 1 and not runcache.forced():  # FORCE=1 retrains here, one by one
         with mp.get_context("spawn").Pool(min(workers, len(missing))) as pool:
             pool.starmap(_train_job, [(str(fs.root), c, max_yaw) for c in missing])
