@@ -116,12 +116,21 @@ def cached_arrays(name: str, config: dict, compute: Callable[[], dict], **kw) ->
         return {k: z[k] for k in z.files}
 
 
-def memo_array(name: str, key: dict, compute: Callable[[], object], **kw):
+def memo_array(name: str, key: dict, compute: Callable[[], object], *, freeze: bool = False, **kw):
     """Cache one numpy array (embeddings, reconstructions) under a key of arrays, modules, tables and
-    values, digested by content as in :func:`memo`; stored as .npz (no pickle)."""
-    from lib.fingerprint import digest
+    values, digested by content as in :func:`memo`; stored as .npz (no pickle).
 
-    (stored,) = cached_arrays(name, digest(key), lambda: {"x": compute()}, **kw).values()  # the one array
+    ``freeze=True`` returns it read-only with its content digest known (lib.fingerprint.freeze), the digest
+    itself cached under runs/fingerprints/<name>/ by the same key: a large result that later computations key
+    on (05's reconstructed probe sets, ~56 MB each, keyed by the embeddings memo) is then hashed once, when
+    it is built, instead of on every warm run."""
+    from lib import fingerprint
+
+    k = fingerprint.digest(key)
+    (stored,) = cached_arrays(name, k, lambda: {"x": compute()}, **kw).values()  # the one array
+    if freeze:
+        known = cached_json(f"fingerprints/{name}", k, lambda: {"digest": fingerprint.array_digest(stored)}, **kw)
+        fingerprint.freeze(stored, known["digest"])
     return stored
 
 

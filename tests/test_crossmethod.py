@@ -61,6 +61,25 @@ def test_benchmark_conditions_cover_every_axis_with_the_right_probes():
     np.testing.assert_array_equal(expr, np.sort(clean.rows))
 
 
+def test_cached_benchmark_equals_the_computed_one_and_is_read_only(isolated_dirs):
+    from lib import runcache
+
+    fs = _FS()
+    plain = B.build_benchmark(fs, CFG, seed=1)
+    for _ in range(2):
+        start = len(runcache.log())
+        cached = B.build_benchmark(fs, CFG, seed=1, cache=True)
+        for a, b in zip(plain.conditions, cached.conditions):
+            assert (a.axis, a.level) == (b.axis, b.level) and np.array_equal(a.images, b.images)
+            assert (a.masks is None) == (b.masks is None) and (a.masks is None or np.array_equal(a.masks, b.masks))
+            assert not b.images.flags.writeable
+    # second build: every occluded and down-sampled set (and its digest) loaded, nothing drawn again
+    statuses = {(e["name"], e["status"]) for e in runcache.log(start)}
+    assert statuses == {("crossmethod/probes", "loaded"), ("fingerprints/crossmethod/probes", "loaded")}
+    other = B.build_benchmark(fs, CFG, seed=2, cache=True)  # another seed redraws the occlusions only
+    assert not np.array_equal(other.condition("occlusion", "band").masks, cached.condition("occlusion", "band").masks)
+
+
 def test_region_erase_touches_only_the_named_region():
     img = np.full((112, 112, 3), 7, np.uint8)
     parsing = np.zeros((112, 112), np.uint8)
@@ -95,6 +114,23 @@ def test_evaluate_condition_known_values():
     assert np.isnan(few["tar@far=1e-3"])  # 40 impostor comparisons cannot resolve FAR = 1e-3
     with pytest.raises(ValueError, match="no gallery template"):
         P.evaluate_condition(gallery[:5], persons[:5], probes, np.repeat(persons, 2))
+
+
+def test_cached_condition_metrics_equal_computed_ones_and_are_loaded(isolated_dirs):
+    from lib import runcache
+
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(40, 16))
+    probes = np.repeat(centres, 2, axis=0) + 0.8 * rng.normal(size=(80, 16))
+    args = (centres, np.arange(40), probes, np.repeat(np.arange(40), 2))
+    plain = P.evaluate_condition(*args)
+    start = len(runcache.log())
+    assert P.evaluate_condition(*args, cache=True) == plain
+    assert P.evaluate_condition(*args, cache=True) == plain
+    assert [e["status"] for e in runcache.log(start)] == ["built", "loaded"]
+    noisier = np.repeat(centres, 2, axis=0) + 1.2 * rng.normal(size=(80, 16))
+    other = P.evaluate_condition(*args[:2], noisier, args[3], cache=True)  # other scores: computed, not loaded
+    assert runcache.log()[-1]["status"] == "built" and other["eer"] != plain["eer"]
 
 
 def test_evaluate_method_gallery_extra_and_probe_transform_and_ranking():
@@ -200,3 +236,24 @@ def test_evaluate_method_keeps_scores_for_the_bootstrap():
         assert tar == pytest.approx(table.loc[row.Index, "tar@far=1e-2"], nan_ok=True)
     ci = P.bootstrap_ranking(kept, metric="tar@far=1e-1", n_boot=10, baseline="plain")
     assert 0 <= ci.loc["plain", "mean_low"] <= ci.loc["plain", "mean"] <= ci.loc["plain", "mean_high"] <= 1
+
+
+def test_combined_hook_reads_the_parser_masks_only_when_it_first_runs(monkeypatch):
+    from lib.crossmethod import methods as M
+    from lib.fserasing import methods as fse_methods
+
+    fs = _FS(split="train")
+    n_train = len(fs.meta)
+    calls = []
+    monkeypatch.setattr(M, "_parser", lambda *a: calls.append("parser"))
+    monkeypatch.setattr(fse_methods, "training_masks",
+                        lambda *a, **k: calls.append("masks") or np.broadcast_to(fs._parsing[:1], (n_train, 112, 112)))
+    monkeypatch.setattr(fse_methods, "parser_key", lambda *a: {"parser": "test"})
+    hook, key = M.combined_hook(fs, seed=0)
+    assert calls == []  # the key (what a cached model is found by) needs neither
+    assert key["fserasing"]["augmentation"] == "fserasing" and key["masks"] == {"parser": "test"}
+    batch = np.asarray(fs.images[:8])  # uint8 (n, H, W, 3), as the loop hands its hooks
+    for s in range(2):
+        out = hook(batch, np.arange(8), np.random.default_rng(s), flipped=np.zeros(8, bool))
+        assert out.shape == batch.shape and out.dtype == np.uint8
+    assert calls == ["parser", "masks"]  # read once, on the first batch

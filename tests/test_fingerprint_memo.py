@@ -35,6 +35,67 @@ def test_module_digest_follows_the_weights():
     assert digest({"m": m}) == {"m": {"module": module_digest(m)}}
 
 
+def test_remembered_module_digest_sees_every_change(monkeypatch):
+    import lib.fingerprint as fp
+
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
+    d0 = module_digest(m)
+    hashed = []
+    monkeypatch.setattr(fp, "_content_digest", lambda a, f=fp._content_digest: hashed.append(1) or f(a))
+    assert module_digest(m) == d0 and not hashed  # remembered: nothing re-hashed
+    opt = torch.optim.SGD(m.parameters(), lr=0.1)
+    m(torch.randn(8, 4)).sum().backward()
+    opt.step()  # parameters and BN running statistics written in place
+    d1 = module_digest(m)
+    assert d1 != d0 and hashed
+    fresh = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
+    fresh.load_state_dict(m.state_dict())
+    assert module_digest(fresh) == d1
+    m.load_state_dict(torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3)).state_dict())
+    assert module_digest(m) not in (d0, d1)
+    m[0].weight = torch.nn.Parameter(fresh[0].weight.detach().clone())  # a replaced tensor
+    m[0].bias, m[1].weight, m[1].bias = fresh[0].bias, fresh[1].weight, fresh[1].bias
+    m[1].running_mean.copy_(fresh[1].running_mean)
+    m[1].running_var.copy_(fresh[1].running_var)
+    m[1].num_batches_tracked.copy_(fresh[1].num_batches_tracked)
+    assert module_digest(m) == d1
+
+
+def test_frozen_arrays_are_hashed_once_and_stay_read_only(monkeypatch):
+    import lib.fingerprint as fp
+
+    a = fp.freeze(np.arange(1000, dtype=np.uint8))
+    d = array_digest(a)
+    hashed = []
+    monkeypatch.setattr(fp, "_content_digest", lambda x, f=fp._content_digest: hashed.append(1) or f(x))
+    assert array_digest(a) == d and digest({"x": a}) == {"x": {"array": d}} and not hashed
+    with pytest.raises(ValueError, match="read-only"):
+        a[0] = 1
+    b = np.arange(1000, dtype=np.uint8)  # not frozen: hashed on every call
+    assert array_digest(b) == d and hashed
+    b[0] = 7
+    assert array_digest(b) != d
+    view = a[::2]  # a view of a frozen array is not itself remembered: hashed by content
+    assert array_digest(view) == array_digest(np.ascontiguousarray(view))
+
+
+def test_memo_array_freeze_keeps_the_digest_of_what_it_stored(isolated_dirs, monkeypatch):
+    import lib.fingerprint as fp
+
+    x = np.arange(600, dtype=np.float32).reshape(20, 30)
+    out = runcache.memo_array("test/frozen", {"x": x, "version": 1}, lambda: x * 2, freeze=True)
+    assert not out.flags.writeable and array_digest(out) == array_digest(x * 2)
+    expected = array_digest(x * 2)
+    hashed = []
+    monkeypatch.setattr(fp, "_content_digest", lambda a, f=fp._content_digest: hashed.append(a.shape) or f(a))
+    again = runcache.memo_array("test/frozen", {"x": x, "version": 1}, lambda: 1 / 0, freeze=True)
+    hashed.clear()  # the key's own digest (x) is hashed; the stored result is not
+    assert array_digest(again) == expected and not hashed and np.array_equal(again, x * 2)
+    plain = runcache.memo_array("test/frozen", {"x": x, "version": 1}, lambda: 1 / 0)
+    assert plain.flags.writeable  # without freeze: an ordinary array
+
+
 def test_digest_tables_and_refusals():
     df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
     assert digest(df) == digest(df.copy())

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lib.data import degrade
+from lib.fingerprint import freeze
 
 AXES = ("clean", "pose", "occlusion", "resolution", "expression")
 POSE_LEVELS = {"30": "HR", "60": "FR"}
@@ -135,8 +136,21 @@ def occlude(images: np.ndarray, kind: str, seed: int, parsing: np.ndarray | None
     return out, masks
 
 
-def build_benchmark(fs, cfg: BenchmarkConfig = BenchmarkConfig(), seed: int = 0) -> Benchmark:
-    """The gallery and every probe condition of the benchmark FaceSet ``fs`` (see the module docstring)."""
+def _derived(what: str, compute, key: dict, cache: bool) -> np.ndarray:
+    """A degraded probe set (or its masks), computed or, with ``cache``, kept in the run cache
+    (runs/crossmethod/probes) by the content of its inputs and returned frozen with its digest known."""
+    if not cache:
+        return compute()
+    from lib import runcache
+
+    return runcache.memo_array("crossmethod/probes", {**key, "what": what, "version": 1}, compute, freeze=True)
+
+
+def build_benchmark(fs, cfg: BenchmarkConfig = BenchmarkConfig(), seed: int = 0, cache: bool = False) -> Benchmark:
+    """The gallery and every probe condition of the benchmark FaceSet ``fs`` (see the module docstring).
+
+    ``cache=True`` keeps the occluded and down-sampled probe sets in the run cache, keyed by the clean
+    probes' content, the level and the seed (on the default profile drawing them takes ~7 s per seed)."""
     m = fs.meta
     if (m["split"] != "test").any():
         raise ValueError("the benchmark FaceSet must hold test persons only (the synth_bench corpus)")
@@ -146,12 +160,13 @@ def build_benchmark(fs, cfg: BenchmarkConfig = BenchmarkConfig(), seed: int = 0)
     missing = sorted(set(persons) - set(persons[gallery]))
     if missing:
         raise ValueError(f"persons {missing[:5]} have no gallery image (session {cfg.gallery_session}, S, neutral)")
-    bench = Benchmark(np.asarray(images[gallery]), persons[gallery], gallery)
+    # frozen (read-only, digested once): every method's cached embeddings and reconstructions key on them
+    bench = Benchmark(freeze(images[gallery]), persons[gallery], gallery)
 
     def add(axis, level, rows, imgs=None, masks=None):
         rows = np.asarray(rows)
-        bench.conditions.append(Condition(axis, str(level), np.asarray(images[rows]) if imgs is None else imgs,
-                                          persons[rows], rows, masks))
+        bench.conditions.append(Condition(axis, str(level), freeze(images[rows] if imgs is None else imgs),
+                                          persons[rows], rows, None if masks is None else freeze(masks)))
 
     probe = {"session": cfg.probe_session, "emotion": list(cfg.emotions)}
     clean = _rows(m, pose="S", **probe)
@@ -159,12 +174,22 @@ def build_benchmark(fs, cfg: BenchmarkConfig = BenchmarkConfig(), seed: int = 0)
     for level, pose in POSE_LEVELS.items():
         add("pose", level, _rows(m, pose=pose, **probe))
     clean_images = np.asarray(images[clean])
-    parsing = fs.array("parsing")[clean] if "region" in cfg.occlusions else None
+    parsing = freeze(fs.array("parsing")[clean]) if "region" in cfg.occlusions else None
+    clean_images = freeze(clean_images)
     for kind in cfg.occlusions:
-        occluded, masks = occlude(clean_images, kind, seed, parsing)
-        add("occlusion", kind, clean, occluded, masks)
+        drawn = {}  # occlude draws images and masks together: once, whichever the cache asks for first
+
+        def part(i, kind=kind, drawn=drawn):
+            if not drawn:
+                drawn["v"] = occlude(clean_images, kind, seed, parsing)
+            return drawn["v"][i]
+
+        key = {"clean": clean_images, "parsing": parsing, "occlusion": kind, "seed": seed}
+        add("occlusion", kind, clean, _derived("images", lambda: part(0), key, cache),
+            _derived("masks", lambda: part(1), key, cache))
     for t in cfg.resolutions:
-        add("resolution", t, clean, degrade.down_up_batch(clean_images, int(t)))
+        add("resolution", t, clean, _derived("images", lambda t=t: degrade.down_up_batch(clean_images, int(t)),
+                                             {"clean": clean_images, "resolution": int(t)}, cache))
     for emotion in cfg.emotions:
         add("expression", emotion, _rows(m, pose="S", session=cfg.probe_session, emotion=emotion))
     return bench

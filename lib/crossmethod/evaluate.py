@@ -20,17 +20,20 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from lib import runcache
+
 FARS = (1e-2, 1e-3)
 
 
 def evaluate_condition(gallery_emb, gallery_persons, probe_emb, probe_persons, fars=FARS,
-                       keep_scores: dict | None = None) -> dict:
+                       keep_scores: dict | None = None, cache: bool = False) -> dict:
     """Metrics of one probe set: ``tar@far=1e-2``, ``tar@far=1e-3`` (NaN when the condition has
     fewer than 1/FAR impostor comparisons), ``eer``, ``rank1``, and the pair counts.
 
     ``keep_scores``: a dict that receives ``scores`` (probes x gallery persons) and ``same``
-    (the genuine mask) for :func:`bootstrap_ranking`."""
-    from lib.evaluation import verification as ver
+    (the genuine mask) for :func:`bootstrap_ranking`. ``cache=True`` keeps the metrics in the run cache
+    (runs/crossmethod/metrics), keyed by the scores' content: the EER's full ROC sorts every impostor
+    score (~0.1 s per condition, 306 conditions in 05), which a warm run then skips."""
     from lib.evaluation.identification import identity_scores
 
     persons, scores = identity_scores(gallery_emb, gallery_persons, probe_emb)
@@ -41,17 +44,26 @@ def evaluate_condition(gallery_emb, gallery_persons, probe_emb, probe_persons, f
     same = probe_persons[:, None] == persons[None, :]
     if keep_scores is not None:
         keep_scores.update(scores=np.asarray(scores, np.float32), same=same)
-    s, y = scores.ravel(), same.ravel()
-    out = {"n_probes": int(len(probe_persons)), "n_genuine": int(y.sum()), "n_impostor": int((~y).sum())}
-    for far, r in ver.tar_at_far(s, y, fars).items():
-        out[f"tar@far={ver.far_key(far)}"] = r["tar"]
-    out["eer"] = float(ver.eer(s, y))
+    out = {"n_probes": int(len(probe_persons)), **_verification(scores, same, tuple(fars), cache=cache)}
     out["rank1"] = float(np.mean(persons[scores.argmax(1)] == probe_persons))
     return out
 
 
+@runcache.memoized("crossmethod/metrics")
+def _verification(scores, same, fars) -> dict:
+    """Pair counts, TAR at each FAR and EER of one condition's (probes x persons) ``scores``."""
+    from lib.evaluation import verification as ver
+
+    s, y = scores.ravel(), same.ravel()
+    out = {"n_genuine": int(y.sum()), "n_impostor": int((~y).sum())}
+    for far, r in ver.tar_at_far(s, y, fars).items():
+        out[f"tar@far={ver.far_key(far)}"] = r["tar"]
+    out["eer"] = float(ver.eer(s, y))
+    return out
+
+
 def evaluate_method(name: str, bench, embed_fn, *, gallery_extra=None, probe_transform=None,
-                    scores: dict | None = None) -> pd.DataFrame:
+                    scores: dict | None = None, cache: bool = False) -> pd.DataFrame:
     """Every condition of ``bench`` for one method; one row per condition.
 
     Args:
@@ -62,6 +74,7 @@ def evaluate_method(name: str, bench, embed_fn, *, gallery_extra=None, probe_tra
             before matching (inpainting); it sees the probe only (blind), never the clean image.
         scores: a dict that receives ``{(name, axis, level): {"scores", "same"}}`` per condition,
             for :func:`bootstrap_ranking`.
+        cache: keep each condition's metrics in the run cache (:func:`evaluate_condition`).
     """
     g = embed_fn(bench.gallery_images)
     g_persons = np.asarray(bench.gallery_persons)
@@ -72,7 +85,7 @@ def evaluate_method(name: str, bench, embed_fn, *, gallery_extra=None, probe_tra
     for c in bench.conditions:
         images = c.images if probe_transform is None else probe_transform(c)
         kept = None if scores is None else scores.setdefault((name, c.axis, c.level), {})
-        r = evaluate_condition(g, g_persons, embed_fn(images), c.persons, keep_scores=kept)
+        r = evaluate_condition(g, g_persons, embed_fn(images), c.persons, keep_scores=kept, cache=cache)
         rows.append({"method": name, "axis": c.axis, "level": c.level, **r})
     return pd.DataFrame(rows)
 

@@ -114,7 +114,10 @@ def fra_gallery(fs, bench, *, fra_params: Mapping, fr_train: Mapping | None = No
         from lib.fra.train import generate
 
         n = len(gallery_emb)
-        out = [generate(model, maps, gallery_emb.astype(np.float32), posture[p], np.arange(n)) for p in poses]
+        # cached: a run that has just trained ``model`` computes with its training thread count, and the
+        # bootstrap (keyed by the scores' content) must see the same bits as a run that loads it
+        out = [generate(model, maps, gallery_emb.astype(np.float32), posture[p], np.arange(n), cache=True)
+               for p in poses]
         return np.vstack(out), np.tile(np.asarray(bench.gallery_persons), len(poses))
 
     return model, extra
@@ -170,22 +173,30 @@ def combined_hook(fs, *, fr_train: Mapping | None = None, parser_train: Mapping 
     (the parser 03 trained on ``parser_fs``, default ``fs``, loaded from the run cache).
 
     FSErasing runs first (the loop tells it which images it mirrored),
-    then CRB degrades half of the batch, erased or not: one model sees both augmentations.
+    then CRB degrades half of the batch, erased or not: one model sees both augmentations. The parser's
+    masks and the training images are read when the hook first runs: a cached model never needs them.
     """
     from lib.fserasing import methods as fse_methods
     from lib.lowres import methods as lr_methods
     from lib.recognition.split_models import split_labels
 
     pfs = fs if parser_fs is None else parser_fs
-    parser = _parser(pfs, parser_train, seed)
-    rows, _ = split_labels(fs.meta, "train")
-    masks = fse_methods.training_masks(fs, parser, parser_train, parser_fs=pfs)
     spec = fse_methods.preprocess_spec({**dict(fr_train or {}), "head": "arcface"})
-    fse = fse_methods.make_hook("fserasing", augment_params, masks=masks, images=np.asarray(fs.images[rows]), spec=spec)
+    fse = fse_methods.make_hook("fserasing", augment_params, masks=np.zeros((1, 1, 1), np.uint8),  # for its key()
+                                images=np.zeros((1, 1, 1, 3), np.uint8), spec=spec)
     crb = lr_methods.make_hook("arcface_crb", lowres_params)
+    built: dict = {}
+
+    def erase(images, idx, rng, flipped):
+        if not built:
+            rows, _ = split_labels(fs.meta, "train")
+            masks = fse_methods.training_masks(fs, _parser(pfs, parser_train, seed), parser_train, parser_fs=pfs)
+            built["fse"] = fse_methods.make_hook("fserasing", augment_params, masks=masks,
+                                                 images=np.asarray(fs.images[rows]), spec=spec)
+        return built["fse"](images, idx, rng, flipped=flipped)
 
     def hook(images, idx, rng, flipped=None):
-        return crb(fse(images, idx, rng, flipped=flipped), idx, rng)
+        return crb(erase(images, idx, rng, flipped), idx, rng)
 
     hook.uses_flips = True  # the loop's flips reach FSErasing (its photometric change defeats mirror detection)
 

@@ -109,14 +109,16 @@ def reconstruct(images_uint8, masks, model="telea", *, batch_size: int = 64, dev
     output resized back (bilinear); a blind generator's whole output replaces the image (as
     published), a pasting generator's output is used inside the mask only, at full resolution.
     ``cache=True`` keeps the result in the run cache (runs/inpaint/reconstructed/), keyed by the
-    content of the images, the masks and the generator's weights (or the baseline's name).
+    content of the images, the masks and the generator's weights (or the baseline's name), and returns
+    it read-only (lib.fingerprint.freeze: its digest is known, so caches keyed on it do not rehash it).
     """
     if cache:
         from lib import runcache
 
         return runcache.memo_array("inpaint/reconstructed", {"images": np.asarray(images_uint8),
                                                              "masks": np.asarray(masks), "model": model, "version": 1},
-                                   lambda: reconstruct(images_uint8, masks, model, batch_size=batch_size, device=device))
+                                   lambda: reconstruct(images_uint8, masks, model, batch_size=batch_size, device=device),
+                                   freeze=True)
     import torch
 
     from lib.device import select_device
