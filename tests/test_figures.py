@@ -36,6 +36,20 @@ def test_save_is_byte_identical_and_recorded(isolated_dirs):
     assert {"git_commit", "time"} <= set(entry)
 
 
+def test_figures_of_images_are_saved_as_png_only(isolated_dirs):
+    import numpy as np
+
+    from lib import figures, plots
+
+    grid = plots.image_grid([np.zeros((8, 8, 3), np.uint8)] * 2, ncols=2)
+    assert figures.has_images(grid) and not figures.has_images(_fig())
+    stale = isolated_dirs / "figures" / "demo" / "grid.pdf"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"%PDF- an earlier version")
+    png = figures.save(grid, "demo/grid")
+    assert png.is_file() and not stale.exists()
+
+
 def test_bad_figure_name(isolated_dirs):
     from lib import figures
 

@@ -69,6 +69,14 @@ def test_occlusions_are_deterministic_and_named():
         evaluate.occlude(images, "hat")
 
 
+def test_cached_occlusions_equal_computed_ones(isolated_dirs):
+    images = np.random.default_rng(0).integers(0, 256, (3, 112, 112, 3), dtype=np.uint8)
+    for _ in range(2):  # built, then loaded
+        cached = evaluate.occlude(images, "band", seed=2, cache=True)
+        assert np.array_equal(cached, evaluate.occlude(images, "band", seed=2)) and not cached.flags.writeable
+    assert not np.array_equal(evaluate.occlude(images, "band", seed=3, cache=True), cached)
+
+
 def test_verification_of_perfect_embeddings():
     meta = pd.DataFrame({"identity": np.repeat([f"p{i}" for i in range(8)], 3), "split": "test"})
     pairs = evaluate.heldout_pairs(meta, 40, seed=0)

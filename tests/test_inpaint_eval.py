@@ -100,6 +100,9 @@ def test_fixed_threshold_protocol():
     assert roc["original"]["auc"] > 0.9 > roc["noise"]["auc"]
     with pytest.raises(ValueError, match="differ in shape"):
         ieval.condition_scores(emb, emb[:, :8], pairs)
+    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)  # noqa: E731
+    np.testing.assert_allclose(ieval.condition_scores(emb, noise, pairs),  # each pair's cosine, a vs b
+                               np.sum(unit(emb)[pairs["a"]] * unit(noise)[pairs["b"]], axis=1), rtol=0, atol=1e-12)
 
 
 def test_tar_bars_draw_when_a_tar_cannot_be_resolved():

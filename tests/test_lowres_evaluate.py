@@ -73,7 +73,8 @@ def _engine_like():
     parsing = np.zeros((len(meta), 32, 32), np.uint8)
     parsing[:, 8:24, 8:24] = 1  # a face square on background 0
     return SimpleNamespace(meta=meta, images=rng.integers(0, 256, (len(meta), 32, 32, 3)).astype(np.uint8),
-                           array=lambda name: {"parsing": parsing}[name])
+                           array=lambda name: {"parsing": parsing}[name],
+                           cache_key=lambda: {"test": "engine_like", "n": len(meta)})  # what the run cache keys it by
 
 
 def test_engine_suite_uses_test_identities_and_the_right_poses():
@@ -112,6 +113,22 @@ def test_wild_conditions_vary_per_image_and_keep_the_face():
     np.testing.assert_array_equal(s["images"], _engine_like().images[s["rows"]])
     with pytest.raises(ValueError, match="photometric"):
         protocols.engine_suite(_engine_like(), protocols.EngineProtocol(photometric="sepia"))
+
+
+def test_engine_lfw_cached_wild_images_equal_the_drawn_ones(isolated_dirs):
+    from lib import runcache
+
+    fs = _engine_like()
+    cfg = protocols.EngineProtocol(num_pairs=24, qmul_pairs=120, probes_per_identity=2)
+    assert cfg.photometric == "wild"
+    drawn = protocols.engine_lfw(fs, cfg)
+    for status in ("built", "loaded"):
+        cached = protocols.engine_lfw(fs, cfg, cache=True)
+        assert [e["status"] for e in runcache.log() if e["name"] == "lowres/wild"][-1] == status
+        np.testing.assert_array_equal(cached["images"], drawn["images"])
+        assert not cached["images"].flags.writeable
+    for k in ("a", "b", "same", "fold"):
+        np.testing.assert_array_equal(cached["lfw_pairs"][k], drawn["lfw_pairs"][k])
 
 
 def test_engine_suite_without_test_images():

@@ -115,6 +115,12 @@ def test_train_cached_trains_once(tmp_path, isolated_dirs, monkeypatch):
     second = T.train_cached("fr/test", cfg, x, y, data_key="fixture-v1")
     assert torch.equal(_params(first.backbone), _params(second.backbone)) and len(second.history) == 1
     assert not list(first.work_dir.parent.glob("*.work"))
+    loaded = [*second.backbone.parameters(), *second.backbone.buffers(), *second.head.parameters(),
+              *second.head.buffers()]
+    assert all(t.device.type == "cpu" for t in loaded)  # built on the meta device, every tensor then assigned
+    from lib.recognition.embedders import embed
+
+    np.testing.assert_array_equal(embed(first.backbone.eval(), x[:4]), embed(second.backbone, x[:4]))
 
 
 def test_train_cached_reads_lazy_data_only_to_train(tmp_path, isolated_dirs):

@@ -399,9 +399,12 @@ def train_fra(maps, embeddings, pairs: pd.DataFrame, cfg: FRAConfig = FRAConfig(
 
 def load_fra(path, cfg: FRAConfig):
     """The FRA model saved as ``model.pt`` by ``train_fra`` (eval mode, CPU)."""
+    import torch
+
     state = load(Path(path), "FRA")
-    model = build_model(cfg, int(state["identity_dim"]))
-    model.load_state_dict(state["model"])
+    with torch.device("meta"):  # no memory and no random init for weights about to be replaced (~0.3 s a model)
+        model = build_model(cfg, int(state["identity_dim"]))
+    model.load_state_dict(state["model"], assign=True)  # strict: every parameter and buffer comes from the file
     return model.eval()
 
 

@@ -16,14 +16,21 @@ import numpy as np
 OCCLUSIONS = ("celeba_c", "band", "mouth")
 
 
-def occlude(images: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
-    """Every image occluded once with ``kind`` (image i uses rng stream (seed, kind, i))."""
+def occlude(images: np.ndarray, kind: str, seed: int = 0, cache: bool = False) -> np.ndarray:
+    """Every image occluded once with ``kind`` (image i uses rng stream (seed, kind, i)). ``cache=True`` keeps
+    the result in the run cache (runs/fserasing/occluded, by the images' content, kind and seed) and returns
+    it frozen (lib.fingerprint.freeze): every model's cached embeddings key on it."""
     from lib.data import degrade
     from lib.seeding import numpy_rng
 
     fns = {"celeba_c": degrade.celeba_c_damage, "band": degrade.band_occlusion, "mouth": degrade.mouth_occlusion}
     if kind not in fns:
         raise ValueError(f"occlusion {kind!r}; choose one of {tuple(fns)}")
+    if cache:
+        from lib import runcache
+
+        return runcache.memo_array("fserasing/occluded", {"images": images, "kind": kind, "seed": seed, "version": 1},
+                                   lambda: occlude(images, kind, seed), freeze=True)
     return np.stack([fns[kind](im, numpy_rng(seed, "occlude", kind, i))[0] for i, im in enumerate(images)])
 
 

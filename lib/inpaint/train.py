@@ -325,9 +325,12 @@ def _train(cfg: InpaintConfig, images, *, work_dir, progress: bool = True, max_s
 
 def load_generator(path, cfg: InpaintConfig) -> VNet:
     """A generator saved by :func:`train` (``generator.pt``), in eval mode."""
+    import torch
+
     state = load(Path(path), "inpainting")
-    g, _ = build(cfg)
-    g.load_state_dict(state["generator"])
+    with torch.device("meta"):  # no memory and no random init for weights about to be replaced
+        g, _ = build(cfg)
+    g.load_state_dict(state["generator"], assign=True)
     return g.eval()
 
 

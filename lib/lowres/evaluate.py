@@ -139,10 +139,12 @@ class EngineProtocol:
         return d
 
 
-def engine_lfw(fs, cfg: EngineProtocol = EngineProtocol()) -> dict:
+def engine_lfw(fs, cfg: EngineProtocol = EngineProtocol(), cache: bool = False) -> dict:
     """The test images (``rows`` of ``fs``'s TEST identities at the protocol's poses, under its photometric
     conditions; ``ids`` their persons) and the LFW-style pairs of :func:`engine_suite`, without its SCface- and
-    QMUL-style parts (for an LFW-only evaluation). Deterministic."""
+    QMUL-style parts (for an LFW-only evaluation). Deterministic. ``cache=True`` keeps the "wild" images in
+    the run cache (runs/lowres/wild, by the FaceSet's content, the rows and the seed; ~9 s for synth_bench)
+    and returns them frozen (lib.fingerprint.freeze)."""
     from lib.data.faceset import person_labels
     from lib.evaluation.verification import make_pairs
     from lib.seeding import numpy_rng
@@ -156,7 +158,16 @@ def engine_lfw(fs, cfg: EngineProtocol = EngineProtocol()) -> dict:
     if cfg.photometric == "wild":
         from lib.data.engine.labels import ID
 
-        images = wild(images, fs.array("parsing")[rows] == ID["background"], numpy_rng(cfg.seed, "wild"))
+        def draw(images=images):
+            return wild(images, fs.array("parsing")[rows] == ID["background"], numpy_rng(cfg.seed, "wild"))
+
+        if cache:
+            from lib import runcache
+
+            images = runcache.memo_array("lowres/wild", {"faceset": fs, "rows": rows, "seed": cfg.seed, "version": 1},
+                                         draw, freeze=True)
+        else:
+            images = draw()
     elif cfg.photometric != "none":
         raise ValueError(f"photometric must be 'wild' or 'none', got {cfg.photometric!r}")
     n_ids = np.unique(ids).size

@@ -504,9 +504,12 @@ def train_cached(name: str, cfg: TrainConfig, images, labels, *, data_key, extra
     out, result = runcache.cached_resumable(name, key, run, (FINAL, HISTORY))
     if result is not None:
         return result
-    backbone, head = build_models(cfg, kwargs.get("num_classes") or _num_classes(labels))
+    import torch
+
     state = load(out / FINAL, "trained model")
-    backbone.load_state_dict(state["backbone"]), head.load_state_dict(state["head"])
+    with torch.device("meta"):  # no memory and no random init for weights about to be replaced
+        backbone, head = build_models(cfg, kwargs.get("num_classes") or _num_classes(labels))
+    backbone.load_state_dict(state["backbone"], assign=True), head.load_state_dict(state["head"], assign=True)
     backbone.eval(), head.eval()
     history = pd.read_csv(out / HISTORY) if (out / HISTORY).is_file() else pd.DataFrame()
     return TrainResult(backbone, head, history, out, None)
