@@ -11,10 +11,12 @@ What a digest cannot see is the code that computes from those inputs: callers pu
 
 Hashing is not free (about 0.8 GB/s on one core), and an evaluation keys many computations on the
 same inputs (05 digests every probe set once per method). Two memos keep a digest for as long as its
-object lives and provably holds the same content: an array passed through :func:`freeze` (made
-read-only; the caller promises never to make it writable again), and a torch module whose state_dict
-holds the same tensor objects at the same in-place version counters (torch bumps a tensor's counter
-on every in-place write, so an optimiser step or ``load_state_dict`` invalidates the memo).
+object lives and holds the same content: an array passed through :func:`freeze` (made read-only; the
+caller promises never to make it writable again), and a torch module whose state_dict holds the same
+tensor objects (still alive, same storage) at the same in-place version counters (torch bumps a
+tensor's counter on every in-place write, so an optimiser step, a BatchNorm update or
+``load_state_dict`` invalidates the memo). Not seen: a write through ``tensor.data`` (``p.data.add_``),
+which bypasses the counter; lib never writes weights that way.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import weakref
 import numpy as np
 
 _FROZEN: dict = {}  # id(array) -> (weakref to it, digest or None): arrays passed through freeze()
-_MODULES: dict = {}  # id(module) -> (weakref to it, state signature, digest)
+_MODULES: dict = {}  # id(module) -> (weakref to it, state signature, digest, weakrefs to its tensors)
 
 
 def _hasher():
@@ -74,9 +76,10 @@ def module_digest(module) -> str:
     remembered while the state_dict holds the same tensors, none of them written in place since."""
     state = sorted(module.state_dict(keep_vars=True).items())  # the tensors themselves (state_dict() detaches anew)
     spec = repr(getattr(module, "preprocess_spec", None))
-    signature = (spec, tuple((name, id(t), t._version) for name, t in state))
+    signature = (spec, tuple((name, t.data_ptr(), t._version) for name, t in state))
     ref = _MODULES.get(id(module))
-    if ref is not None and ref[0]() is module and ref[1] == signature:
+    if (ref is not None and ref[0]() is module and ref[1] == signature
+            and all(r() is t for r, (_, t) in zip(ref[3], state))):  # the same tensor objects, none replaced
         return ref[2]
     h = _hasher()
     h.update(f"{type(module).__module__}.{type(module).__qualname__}|".encode())
@@ -85,7 +88,7 @@ def module_digest(module) -> str:
         h.update(f"|{name}|".encode())
         h.update(_content_digest(tensor.detach().cpu().numpy()).encode())
     _MODULES[id(module)] = (weakref.ref(module, lambda _, k=id(module): _MODULES.pop(k, None)), signature,
-                            h.hexdigest())
+                            h.hexdigest(), tuple(weakref.ref(t) for _, t in state))
     return h.hexdigest()
 
 

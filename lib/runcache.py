@@ -121,16 +121,22 @@ def memo_array(name: str, key: dict, compute: Callable[[], object], *, freeze: b
     values, digested by content as in :func:`memo`; stored as .npz (no pickle).
 
     ``freeze=True`` returns it read-only with its content digest known (lib.fingerprint.freeze), the digest
-    itself cached under runs/fingerprints/<name>/ by the same key: a large result that later computations key
-    on (05's reconstructed probe sets, ~56 MB each, keyed by the embeddings memo) is then hashed once, when
-    it is built, instead of on every warm run."""
+    kept in the artifact beside the array (``digest.json``, written once, so it lives and dies with what it
+    describes): a large result that later computations key on (05's reconstructed probe sets, ~56 MB each,
+    keyed by the embeddings memo) is then hashed once instead of on every warm run."""
+    import numpy as np
+
     from lib import fingerprint
 
     k = fingerprint.digest(key)
-    (stored,) = cached_arrays(name, k, lambda: {"x": compute()}, **kw).values()  # the one array
+    out = cached(name, k, lambda d: np.savez(d / "arrays.npz", x=compute()), **kw)
+    with np.load(out / "arrays.npz", allow_pickle=False) as z:
+        stored = z["x"]
     if freeze:
-        known = cached_json(f"fingerprints/{name}", k, lambda: {"digest": fingerprint.array_digest(stored)}, **kw)
-        fingerprint.freeze(stored, known["digest"])
+        known = out / "digest.json"
+        if not known.is_file():  # first load of this artifact: hash what was stored, once
+            atomic.write_json(known, {"x": fingerprint.array_digest(stored)})
+        fingerprint.freeze(stored, atomic.read_json(known)["x"])
     return stored
 
 

@@ -75,7 +75,7 @@ def test_cached_benchmark_equals_the_computed_one_and_is_read_only(isolated_dirs
             assert not b.images.flags.writeable
     # second build: every occluded and down-sampled set (and its digest) loaded, nothing drawn again
     statuses = {(e["name"], e["status"]) for e in runcache.log(start)}
-    assert statuses == {("crossmethod/probes", "loaded"), ("fingerprints/crossmethod/probes", "loaded")}
+    assert statuses == {("crossmethod/probes", "loaded")}
     other = B.build_benchmark(fs, CFG, seed=2, cache=True)  # another seed redraws the occlusions only
     assert not np.array_equal(other.condition("occlusion", "band").masks, cached.condition("occlusion", "band").masks)
 

@@ -60,6 +60,12 @@ def test_remembered_module_digest_sees_every_change(monkeypatch):
     m[1].running_var.copy_(fresh[1].running_var)
     m[1].num_batches_tracked.copy_(fresh[1].num_batches_tracked)
     assert module_digest(m) == d1
+    m[0].bias.data = torch.zeros(3)  # new storage behind the same Parameter (no version bump): seen
+    assert module_digest(m) != d1
+    for _ in range(3):  # tensors replaced again and again (a freed tensor's id may be reused): never stale
+        before = module_digest(m)
+        m[0].bias = torch.nn.Parameter(m[0].bias.detach() + 1)
+        assert module_digest(m) != before
 
 
 def test_frozen_arrays_are_hashed_once_and_stay_read_only(monkeypatch):
@@ -87,6 +93,8 @@ def test_memo_array_freeze_keeps_the_digest_of_what_it_stored(isolated_dirs, mon
     out = runcache.memo_array("test/frozen", {"x": x, "version": 1}, lambda: x * 2, freeze=True)
     assert not out.flags.writeable and array_digest(out) == array_digest(x * 2)
     expected = array_digest(x * 2)
+    (entry,) = (isolated_dirs / "runs" / "test" / "frozen").iterdir()
+    assert (entry / "digest.json").is_file()  # the digest lives in the artifact it describes
     hashed = []
     monkeypatch.setattr(fp, "_content_digest", lambda a, f=fp._content_digest: hashed.append(a.shape) or f(a))
     again = runcache.memo_array("test/frozen", {"x": x, "version": 1}, lambda: 1 / 0, freeze=True)

@@ -170,12 +170,11 @@ def build_benchmark(fs, cfg: BenchmarkConfig = BenchmarkConfig(), seed: int = 0,
 
     probe = {"session": cfg.probe_session, "emotion": list(cfg.emotions)}
     clean = _rows(m, pose="S", **probe)
-    add("clean", "0", clean)
+    clean_images = freeze(images[clean])
+    add("clean", "0", clean, clean_images)
     for level, pose in POSE_LEVELS.items():
         add("pose", level, _rows(m, pose=pose, **probe))
-    clean_images = np.asarray(images[clean])
     parsing = freeze(fs.array("parsing")[clean]) if "region" in cfg.occlusions else None
-    clean_images = freeze(clean_images)
     for kind in cfg.occlusions:
         drawn = {}  # occlude draws images and masks together: once, whichever the cache asks for first
 

@@ -402,9 +402,11 @@ def load_fra(path, cfg: FRAConfig):
     import torch
 
     state = load(Path(path), "FRA")
-    with torch.device("meta"):  # no memory and no random init for weights about to be replaced (~0.3 s a model)
+    with torch.device("meta"):  # no random init for weights about to be replaced (~0.2 s a model)
         model = build_model(cfg, int(state["identity_dim"]))
-    model.load_state_dict(state["model"], assign=True)  # strict: every parameter and buffer comes from the file
+    # fresh (uninitialised) CPU tensors, then the saved values copied in: the tensors keep the layout a built
+    # model has (the saved ones can be channels_last, and a conv's last bits depend on the weights' layout)
+    model.to_empty(device="cpu").load_state_dict(state["model"])
     return model.eval()
 
 

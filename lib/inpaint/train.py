@@ -328,9 +328,9 @@ def load_generator(path, cfg: InpaintConfig) -> VNet:
     import torch
 
     state = load(Path(path), "inpainting")
-    with torch.device("meta"):  # no memory and no random init for weights about to be replaced
+    with torch.device("meta"):  # no random init for weights about to be replaced
         g, _ = build(cfg)
-    g.load_state_dict(state["generator"], assign=True)
+    g.to_empty(device="cpu").load_state_dict(state["generator"])  # copied into a built model's layout (load_fra)
     return g.eval()
 
 

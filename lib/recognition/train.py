@@ -507,9 +507,12 @@ def train_cached(name: str, cfg: TrainConfig, images, labels, *, data_key, extra
     import torch
 
     state = load(out / FINAL, "trained model")
-    with torch.device("meta"):  # no memory and no random init for weights about to be replaced
+    with torch.device("meta"):  # no random init for weights about to be replaced
         backbone, head = build_models(cfg, kwargs.get("num_classes") or _num_classes(labels))
-    backbone.load_state_dict(state["backbone"], assign=True), head.load_state_dict(state["head"], assign=True)
+    # copied into fresh tensors of a built model's layout: the saved weights are channels_last (training), and
+    # assigning them as they are would change the embeddings' last bits (lib.fra.train.load_fra)
+    backbone.to_empty(device="cpu").load_state_dict(state["backbone"])
+    head.to_empty(device="cpu").load_state_dict(state["head"])
     backbone.eval(), head.eval()
     history = pd.read_csv(out / HISTORY) if (out / HISTORY).is_file() else pd.DataFrame()
     return TrainResult(backbone, head, history, out, None)
