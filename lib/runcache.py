@@ -124,16 +124,12 @@ def memo_array(name: str, key: dict, compute: Callable[[], object], *, freeze: b
     kept in the artifact beside the array (``digest.json``, written once, so it lives and dies with what it
     describes): a large result that later computations key on (05's reconstructed probe sets, ~56 MB each,
     keyed by the embeddings memo) is then hashed once instead of on every warm run."""
-    import numpy as np
-
     from lib import fingerprint
 
     k = fingerprint.digest(key)
-    out = cached(name, k, lambda d: np.savez(d / "arrays.npz", x=compute()), **kw)
-    with np.load(out / "arrays.npz", allow_pickle=False) as z:
-        stored = z["x"]
+    (stored,) = cached_arrays(name, k, lambda: {"x": compute()}, **kw).values()  # the one array
     if freeze:
-        known = out / "digest.json"
+        known = artifact_dir(name, k) / "digest.json"
         if not known.is_file():  # first load of this artifact: hash what was stored, once
             atomic.write_json(known, {"x": fingerprint.array_digest(stored)})
         fingerprint.freeze(stored, atomic.read_json(known)["x"])

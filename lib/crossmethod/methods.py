@@ -182,8 +182,6 @@ def combined_hook(fs, *, fr_train: Mapping | None = None, parser_train: Mapping 
 
     pfs = fs if parser_fs is None else parser_fs
     spec = fse_methods.preprocess_spec({**dict(fr_train or {}), "head": "arcface"})
-    fse = fse_methods.make_hook("fserasing", augment_params, masks=np.zeros((1, 1, 1), np.uint8),  # for its key()
-                                images=np.zeros((1, 1, 1, 3), np.uint8), spec=spec)
     crb = lr_methods.make_hook("arcface_crb", lowres_params)
     built: dict = {}
 
@@ -200,7 +198,8 @@ def combined_hook(fs, *, fr_train: Mapping | None = None, parser_train: Mapping 
 
     hook.uses_flips = True  # the loop's flips reach FSErasing (its photometric change defeats mirror detection)
 
-    key = {"combined": ["fserasing", "crb"], "fserasing": fse.key(), "crb": crb.key(),
+    key = {"combined": ["fserasing", "crb"], "fserasing": fse_methods.hook_key("fserasing", augment_params, spec),
+           "crb": crb.key(),
            "masks": fse_methods.parser_key(pfs, parser_train)}
     return hook, key
 

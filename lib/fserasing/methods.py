@@ -88,16 +88,23 @@ def make_hook(augmentation: str, params: Mapping | None = None, *, masks=None, i
     return transform.FSErasingHook(masks, images, mean=float(mean), std=float(std), **p)
 
 
+def hook_key(augmentation: str, params: Mapping | None = None, spec=None) -> dict:
+    """The key() of ``augmentation``'s batch_hook (what a trained model is cached by), without its training
+    images and masks."""
+    return make_hook(augmentation, params, masks=np.zeros((1, 1, 1), np.uint8), images=np.zeros((1, 1, 1, 3), np.uint8),
+                     spec=spec).key()
+
+
 def _run_args(fs, head, augmentation, fr_train, params, parser_train, parser_fs, hook=None):
     """(cfg, kwargs for train_on_split) of one model."""
     _check(head, augmentation)
     cfg = _cfg(fr_train, head)
     if head == "arcface" and augmentation == "none":
         return cfg, {}
-    if hook is None and augmentation != "none":
-        hook = make_hook(augmentation, params, masks=np.zeros((1, 1, 1), np.uint8),  # for its key() only
-                         images=np.zeros((1, 1, 1, 3), np.uint8), spec=preprocess_spec(cfg))
-    extra = {"augmentation": augmentation} if hook is None else hook.key()
+    if augmentation == "none":
+        extra = {"augmentation": augmentation}
+    else:
+        extra = hook.key() if hook is not None else hook_key(augmentation, params, preprocess_spec(cfg))
     if augmentation == "fserasing":
         extra = {**extra, "masks": parser_key(fs if parser_fs is None else parser_fs, parser_train)}
     elif augmentation == "fserasing_exact":
