@@ -140,16 +140,18 @@ def autotuned():
     repeatable runs), restored afterwards: the price of determinism, measured on the same step."""
     import torch
 
+    from lib.seeding import deterministic_algorithms
+
     cudnn = torch.backends.cudnn
     saved = (cudnn.benchmark, cudnn.deterministic, torch.are_deterministic_algorithms_enabled(),
              torch.is_deterministic_algorithms_warn_only_enabled())
     cudnn.benchmark, cudnn.deterministic = True, False
-    torch.use_deterministic_algorithms(False)
+    deterministic_algorithms(False)
     try:
         yield
     finally:
         cudnn.benchmark, cudnn.deterministic = saved[0], saved[1]
-        torch.use_deterministic_algorithms(saved[2], warn_only=saved[3])
+        deterministic_algorithms(saved[2], warn_only=saved[3])
 
 
 def _losses(history, column: str = "loss") -> dict:

@@ -15,6 +15,7 @@ that must reuse earlier notebooks' results (05_cross_method) can show that it re
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -103,22 +104,51 @@ def cached_json(name: str, config: dict, compute: Callable[[], dict], **kw) -> d
     return atomic.read_json(out / "value.json")
 
 
-def cached_arrays(name: str, config: dict, compute: Callable[[], dict], **kw) -> dict:
-    """Cache a dict of numpy arrays (embeddings, scores) as one .npz."""
+_ARRAY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+MMAP_MIN_BYTES = 1 << 20  # smaller arrays are read whole; mapping them saves nothing
+
+
+def _save_arrays(d: Path, arrays: dict) -> None:
     import numpy as np
 
-    def build(d: Path) -> None:
-        arrays = compute()
-        np.savez(d / "arrays.npz", **arrays)
+    bad = [k for k in arrays if not isinstance(k, str) or not _ARRAY_NAME.fullmatch(k)]
+    if bad:
+        raise ValueError(f"array names {bad} cannot be file names: use letters, digits, '_', '.', '-'")
+    (d / "arrays").mkdir()
+    for k, v in arrays.items():
+        np.save(d / "arrays" / f"{k}.npy", np.asarray(v), allow_pickle=False)
+    atomic.write_json(d / "arrays" / "names.json", list(arrays))
 
-    out = cached(name, config, build, **kw)
-    with np.load(out / "arrays.npz", allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+
+def load_arrays(out: Path) -> dict:
+    """The arrays of a :func:`cached_arrays` artifact, in the order they were given.
+
+    Stored one .npy per array and memory-mapped copy-on-write when large (>= ``MMAP_MIN_BYTES``): a
+    warm run that only hashes or slices a 1 GB probe set reads the pages it touches, not the file, and
+    a caller that writes into an array changes its own copy, never the cache. Artifacts written before
+    this layout (one ``arrays.npz``) are read whole as before."""
+    import numpy as np
+
+    if (out / "arrays.npz").is_file():
+        with np.load(out / "arrays.npz", allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    loaded = {}
+    for k in atomic.read_json(out / "arrays" / "names.json"):
+        f = out / "arrays" / f"{k}.npy"
+        big = f.stat().st_size >= MMAP_MIN_BYTES
+        loaded[k] = np.asarray(np.load(f, mmap_mode="c" if big else None, allow_pickle=False))
+    return loaded
+
+
+def cached_arrays(name: str, config: dict, compute: Callable[[], dict], **kw) -> dict:
+    """Cache a dict of numpy arrays (embeddings, scores, probe sets), one .npy each, read back by
+    :func:`load_arrays` (large ones memory-mapped)."""
+    return load_arrays(cached(name, config, lambda d: _save_arrays(d, compute()), **kw))
 
 
 def memo_array(name: str, key: dict, compute: Callable[[], object], *, freeze: bool = False, **kw):
     """Cache one numpy array (embeddings, reconstructions) under a key of arrays, modules, tables and
-    values, digested by content as in :func:`memo`; stored as .npz (no pickle).
+    values, digested by content as in :func:`memo`; stored as .npy (no pickle, large ones memory-mapped).
 
     ``freeze=True`` returns it read-only with its content digest known (lib.fingerprint.freeze), the digest
     kept in the artifact beside the array (``digest.json``, written once, so it lives and dies with what it

@@ -102,6 +102,37 @@ def test_seeding_repeats_numpy_and_torch():
     assert seeding.numpy_rng(1, "id", 3).integers(1 << 30) != seeding.numpy_rng(1, "id", 4).integers(1 << 30)
 
 
+def test_deterministic_algorithms_switch_matches_torchs_public_call():
+    """seeding.deterministic_algorithms sets what torch.use_deterministic_algorithms sets, Inductor's flag
+    included (through its environment variable when Inductor is not loaded yet, directly when it is)."""
+    import os
+
+    import torch
+
+    code = """
+import sys, torch
+from lib.seeding import deterministic_algorithms as d
+d(True, warn_only=True)
+assert 'torch._inductor.config' not in sys.modules  # not imported for it
+assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+import torch._inductor.config as c
+assert c.deterministic is True
+d(False)
+assert not torch.are_deterministic_algorithms_enabled() and c.deterministic is False
+d(True)
+assert torch.are_deterministic_algorithms_enabled() and not torch.is_deterministic_algorithms_warn_only_enabled()
+assert c.deterministic is True
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "TORCHINDUCTOR_DETERMINISTIC": ""})
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        seeding.deterministic_algorithms(False)
+        assert not torch.are_deterministic_algorithms_enabled()
+    finally:
+        seeding.deterministic_algorithms(before[0], warn_only=before[1])
+    assert (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()) == before
+
+
 def test_device_selection():
     import torch
 

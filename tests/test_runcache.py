@@ -48,6 +48,34 @@ def test_cached_json_and_arrays(isolated_dirs):
     assert arr["emb"].shape == (2, 3) and len(n) == 1
 
 
+def test_cached_arrays_one_npy_each_large_ones_mapped_and_the_cache_never_written(isolated_dirs, monkeypatch):
+    monkeypatch.setattr(runcache, "MMAP_MIN_BYTES", 1000)
+    big, small = np.arange(4000, dtype=np.float32).reshape(40, 100), np.array([3, 1, 2])
+    arrays = {"z_big": big, "a_small": small}
+    got = runcache.cached_arrays("e2", {"k": 1}, lambda: arrays)
+    out = runcache.artifact_dir("e2", {"k": 1})
+    assert sorted(p.name for p in (out / "arrays").iterdir()) == ["a_small.npy", "names.json", "z_big.npy"]
+    assert list(got) == ["z_big", "a_small"]  # the order given
+    assert type(got["z_big"]) is np.ndarray and isinstance(got["z_big"].base, np.memmap)  # mapped, a plain array
+    assert not isinstance(got["a_small"].base, np.memmap)
+    got["z_big"][0, 0] = -1.0  # copy-on-write: the caller's copy only
+    again = runcache.cached_arrays("e2", {"k": 1}, lambda: pytest.fail("rebuilt"))
+    assert np.array_equal(again["z_big"], big) and np.array_equal(again["a_small"], small)
+
+
+def test_cached_arrays_reads_the_earlier_npz_layout(isolated_dirs):
+    out = runcache.cached("e3", {"k": 1}, lambda d: np.savez(d / "arrays.npz", emb=np.eye(2)))
+    assert out.is_dir()
+    got = runcache.cached_arrays("e3", {"k": 1}, lambda: pytest.fail("rebuilt"))
+    assert list(got) == ["emb"] and np.array_equal(got["emb"], np.eye(2))
+
+
+def test_cached_arrays_refuses_names_that_are_not_file_names(isolated_dirs):
+    with pytest.raises(ValueError, match=r"array names \['../x'\] cannot be file names"):
+        runcache.cached_arrays("e4", {"k": 1}, lambda: {"../x": np.zeros(2)})
+    assert not runcache.artifact_dir("e4", {"k": 1}).exists()
+
+
 def test_log_says_built_then_loaded(isolated_dirs):
     start = len(runcache.log())
     runcache.cached_json("logged/x", {"a": 1}, lambda: {"v": 1})

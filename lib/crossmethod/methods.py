@@ -141,8 +141,17 @@ def inpainting(fs, *, gan: Mapping | None = None, max_yaw: float = 20.0, seed: i
 
     generator = inpaint_methods.trained_generator(fs, {"seed": seed, **dict(gan or {})}, variant=variant, max_yaw=max_yaw)
 
+    from lib.fingerprint import freeze
+
+    no_masks = {}  # shape -> one frozen all-False mask set (digested once, not once per condition and method)
+
     def transform(condition):
-        masks = condition.masks if condition.masks is not None else np.zeros(condition.images.shape[:3], bool)
+        masks = condition.masks
+        if masks is None:
+            shape = condition.images.shape[:3]
+            if shape not in no_masks:
+                no_masks[shape] = freeze(np.zeros(shape, bool))
+            masks = no_masks[shape]
         return inpaint_methods.reconstruct(condition.images, masks, model=generator, cache=True)
 
     return generator, transform

@@ -166,15 +166,17 @@ def fast_kernels(threads: int | None = None):
     compares an interrupted and an uninterrupted run)."""
     import torch
 
+    from lib.seeding import deterministic_algorithms
+
     on, warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     before = torch.get_num_threads()
-    torch.use_deterministic_algorithms(False)
+    deterministic_algorithms(False)
     if threads:
         torch.set_num_threads(threads)
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(on, warn_only=warn)
+        deterministic_algorithms(on, warn_only=warn)
         torch.set_num_threads(before)
 
 
