@@ -124,13 +124,16 @@ assert torch.are_deterministic_algorithms_enabled() and not torch.is_determinist
 assert c.deterministic is True
 """
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "TORCHINDUCTOR_DETERMINISTIC": ""})
-    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    def state():
+        return torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+
+    before = state()
     try:
         seeding.deterministic_algorithms(False)
         assert not torch.are_deterministic_algorithms_enabled()
     finally:
         seeding.deterministic_algorithms(before[0], warn_only=before[1])
-    assert (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()) == before
+    assert state() == before
 
 
 def test_device_selection():

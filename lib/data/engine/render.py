@@ -189,13 +189,15 @@ def _shade(image: np.ndarray, normals_at, feather: np.ndarray, k: np.ndarray, la
         light = np.asarray(look.light, np.float32)
         light /= np.linalg.norm(light)
         weight = np.where(k >= _KIND_FACE, 1.0, np.where(k == _KIND_BG, feather, 0.0))
-        lit = weight != 0  # elsewhere the factor is exactly 1: shade only these pixels (same values, less work)
+        lit = weight != 0  # elsewhere the factor is exactly 1: normals only at these pixels (same values, less work)
         nl = normals_at(lit)
         n = nl / np.maximum(np.linalg.norm(nl, axis=1, keepdims=True), 1e-6)
         lambert = np.clip(n @ light, 0, 1)  # normals point out of the head
         frontal = np.clip(-n[:, 2], 0, 1)  # the source's own light: from the camera
         factor = np.clip(1 + look.light_strength * (lambert - frontal), 0.55, 1.12)  # no blown-out highlights
-        img[lit] *= (1 + (factor - 1) * weight[lit])[:, None]
+        scale = np.ones(k.shape)  # applied to the whole frame: x 1.0 leaves a pixel's bits as they are, and one
+        scale[lit] = 1 + (factor - 1) * weight[lit]  # multiply is faster than gathering and scattering the lit ones
+        img *= scale[..., None]
     img *= np.asarray(look.gain, np.float32)
     if look.tint_strength:
         bg = (labels == ID["background"]) & (k == _KIND_BG)
