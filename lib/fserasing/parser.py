@@ -154,11 +154,13 @@ def train_parser(cfg: ParserConfig, images, labels, *, progress: bool = False):
     import torch
     from tqdm import tqdm
 
+    from lib.allocator import keep_freed_memory
     from lib.device import select_device
     from lib.seeding import numpy_rng, seed_everything
 
     _check(images, labels)
     seed_everything(cfg.seed, threads=cfg.threads)
+    keep_freed_memory()  # each step's buffers stay mapped: fewer page faults, the same numbers
     device = select_device(cfg.device)
     rows = np.arange(len(images))
     if cfg.max_images is not None and cfg.max_images < len(rows):

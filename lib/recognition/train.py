@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from lib import io, runcache
+from lib.allocator import keep_freed_memory
 from lib.checkpoint import Checkpointer, TrainingDiverged, load, save_atomic  # noqa: F401 (TrainingDiverged: re-exported)
 from lib.data.degrade import wild
 from lib.seeding import numpy_rng, seed_everything
@@ -297,6 +298,7 @@ def _setup(cfg: TrainConfig, num_classes: int, init_state: Mapping | None, init_
                          "lib.recognition.split_models.train_on_split (it trains or loads that run first), or pass "
                          "its backbone's state_dict() as init_state")
     seed_everything(cfg.seed, threads=cfg.threads)
+    keep_freed_memory()  # each step's buffers stay mapped: fewer page faults, the same numbers
     dist, device = _init_distributed(cfg.device)
     backbone, head = build_models(cfg, num_classes)
     if init_state is not None:
