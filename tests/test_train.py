@@ -240,3 +240,24 @@ def test_a_fraction_of_an_epoch_ends_inside_it(tmp_path):
     assert T.TrainConfig(epochs=1.0).key() == T.TrainConfig(epochs=1).key()
     with pytest.raises(ValueError, match="epochs"):
         T.TrainConfig(epochs=0)
+
+
+def test_compile_is_part_of_the_key_only_when_set():
+    eager = T.TrainConfig(**TINY)
+    assert "compile" not in eager.key()  # the keys of every eager (earlier) run stay as they were
+    compiled = T.TrainConfig(**TINY, compile="default")
+    assert compiled.key()["compile"] == "default" and compiled.key() != eager.key()
+    tuned = T.TrainConfig(**TINY, compile="default", pretrain={"epochs": 1})
+    assert tuned.pretrain_config().compile == "default" and tuned.key()["pretrain"]["compile"] == "default"
+    with pytest.raises(ValueError, match="TrainConfig.compile='fast': choose one of"):
+        T.TrainConfig(**TINY, compile="fast")
+
+
+@pytest.mark.skipif(not any(map(__import__("shutil").which, ("c++", "g++", "clang++"))),
+                    reason="TorchInductor needs a C++ compiler")
+def test_compiled_training_learns_and_saves_the_plain_modules_weights(tmp_path):
+    x, y = _data()
+    r = T.train(T.TrainConfig(**{**TINY, "epochs": 3}, compile="default"), x, y, work_dir=tmp_path, progress=False)
+    assert r.history["loss"].iloc[-1] < r.history["loss"].iloc[0]
+    saved = T.load(tmp_path / "model.pt")["backbone"]
+    assert set(saved) == set(r.backbone.state_dict())  # no "_orig_mod." prefixes: loads into a plain backbone

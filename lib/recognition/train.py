@@ -109,10 +109,20 @@ class TrainConfig:
     # lib.recognition.split_models.train_on_split trains (or loads) it first and fine-tunes from its backbone;
     # the papers' recognisers learn from scratch, the CPU budget pretrains once and fine-tunes every method.
     pretrain: Mapping = field(default_factory=dict)
+    # torch.compile the backbone's forward (TorchInductor) with this mode; "" runs it eagerly, as every
+    # profile does. Compiled kernels fuse operations (batch norm, PReLU, additions), so a compiled run is a
+    # different run: its last bits differ, and its cache key holds the mode. Inductor runs in the deterministic
+    # mode lib.seeding asks for (no kernel chosen by timing it). Measured in lib.speed.recognition.
+    compile: str = ""
+
+    COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
     def __post_init__(self):
         if not self.epochs > 0:
             raise ValueError(f"epochs must be > 0, got {self.epochs!r}")
+        if self.compile not in self.COMPILE_MODES:
+            raise ValueError(f"TrainConfig.compile={self.compile!r}: choose one of {self.COMPILE_MODES} "
+                             "('' = no torch.compile)")
         if self.pretrain and "pretrain" in self.pretrain:
             raise ValueError("TrainConfig.pretrain: a pretraining run cannot itself be pretrained (nested 'pretrain')")
         if self.pretrain and {"backbone", "backbone_kwargs"} & set(self.pretrain):
@@ -123,7 +133,8 @@ class TrainConfig:
         """The pretraining run's config (None when training from scratch)."""
         if not self.pretrain:
             return None
-        inherited = {k: getattr(self, k) for k in ("backbone", "backbone_kwargs", "seed", "device", "amp", "threads")}
+        inherited = {k: getattr(self, k) for k in ("backbone", "backbone_kwargs", "seed", "device", "amp", "threads",
+                                                   "compile")}
         return TrainConfig(**{**inherited, **dict(self.pretrain)})
 
     def key(self) -> dict:
@@ -141,6 +152,8 @@ class TrainConfig:
             d["pretrain"] = self.pretrain_config().key()
         else:
             d.pop("pretrain")
+        if not self.compile:  # an eager run (every earlier run): its key stays as it was
+            d.pop("compile")
         return d
 
 
@@ -319,10 +332,12 @@ def _setup(cfg: TrainConfig, num_classes: int, init_state: Mapping | None, init_
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     fwd_backbone, head_module = backbone, head
+    if cfg.compile:  # the forward only: backbone keeps its module and parameter names (checkpoints, state_dict)
+        fwd_backbone = torch.compile(backbone, mode=None if cfg.compile == "default" else cfg.compile)
     if dist.world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        fwd_backbone = DDP(backbone, device_ids=[device.index] if device.type == "cuda" else None)
+        fwd_backbone = DDP(fwd_backbone, device_ids=[device.index] if device.type == "cuda" else None)
         head = DDP(head, device_ids=[device.index] if device.type == "cuda" else None)
     return _Run(dist, device, backbone, head, head_module, fwd_backbone, params, opt, scaler, use_amp, spec)
 

@@ -8,6 +8,8 @@ Measures, and merges into figures/metrics/benchmarks.json:
   ``recognition.side_by_side.*``: the same with one training per core in spawned processes (each with
   one thread), the aggregate images/s and FLOP fraction: two small trainings side by side use a 2-core
   CPU better than one training with two threads;
+- ``recognition.compiled.*``: the one-process loop with the backbone's forward under torch.compile
+  (``COMPILE_MODE``), for comparison: no profile trains compiled (its models would be other runs);
 - ``recognition.default_model.*``: the default profile's ArcFace baseline (trained on synth_webface as the
   notebooks train it, or loaded from their run cache), verified on held-out persons: 6,000 LFW-style
   pairs (10 folds of disjoint persons, half genuine) of synth_bench's clean frontal images (both
@@ -25,6 +27,9 @@ import numpy as np
 
 # The default-profile FR step that the throughput is measured on (iresnet_tiny at 64 px, ArcFace, batch 64).
 STEP_MODEL = {"backbone": "iresnet_tiny", "head": "arcface", "batch_size": 64}
+# The torch.compile mode measured beside the eager loop (TrainConfig.compile): on the 2-core Zen 3 it gave
+# 334 images/s against 289-293 eager ("default": 308-329; batch 128: eager 274, compiled 312-324).
+COMPILE_MODE = "max-autotune-no-cudagraphs"
 
 
 def matmul_gflops(n: int = 1024, repeats: int = 20) -> float:
@@ -61,15 +66,16 @@ def _synthetic(n: int = 2048, classes: int = 2000, seed: int = 0):
     return rng.integers(0, 256, (n, 112, 112, 3), dtype=np.uint8), rng.integers(0, classes, n)
 
 
-def loop_images_per_s(threads: int, n: int = 2048, seed: int = 0) -> float:
+def loop_images_per_s(threads: int, n: int = 2048, seed: int = 0, compile: str = "") -> float:
     """images/s of one epoch of the library's training loop (photometric augmentation included) on ``n``
-    random 112 px images of 2,000 classes, after a one-epoch warm-up."""
+    random 112 px images of 2,000 classes, after a one-epoch warm-up (which also compiles, with ``compile``:
+    a ``TrainConfig.compile`` mode)."""
     import tempfile
 
     from lib.recognition import train as T
 
     x, y = _synthetic(n, seed=seed)
-    cfg = T.TrainConfig(**STEP_MODEL, epochs=2, threads=threads, seed=seed)
+    cfg = T.TrainConfig(**STEP_MODEL, epochs=2, threads=threads, seed=seed, compile=compile)
     with tempfile.TemporaryDirectory() as tmp:
         hist = T.train(cfg, x, y, work_dir=tmp, num_classes=2000, progress=False).history
     return float(hist["images_per_s"].iloc[-1])
@@ -127,6 +133,12 @@ def run(seed: int = 0, threads: int = 2) -> dict:
            "recognition.gflops_fraction": 3 * flops * ips / 1e9 / roof,
            "recognition.side_by_side.workers": workers, "recognition.side_by_side.train_images_per_s": ips_side,
            "recognition.side_by_side.gflops_fraction": 3 * flops * ips_side / 1e9 / roof}
+    try:  # what torch.compile would give the same loop (no profile uses it: its models would differ in their last bits)
+        ips_c = loop_images_per_s(threads, compile=COMPILE_MODE)
+        out |= {"recognition.compiled.mode": COMPILE_MODE, "recognition.compiled.train_images_per_s": ips_c,
+                "recognition.compiled.gflops_fraction": 3 * flops * ips_c / 1e9 / roof}
+    except Exception as err:  # e.g. no C++ compiler for TorchInductor: say so in the record
+        out["recognition.compiled.error"] = f"{type(err).__name__}: {str(err)[:200]}"
     result, corpora, seconds = default_model(seed)
     bench = corpora["synth_bench"]
     rows, pairs = clean_pairs(bench, seed)
