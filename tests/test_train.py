@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 
 import numpy as np
@@ -253,7 +254,7 @@ def test_compile_is_part_of_the_key_only_when_set():
         T.TrainConfig(**TINY, compile="fast")
 
 
-@pytest.mark.skipif(not any(map(__import__("shutil").which, ("c++", "g++", "clang++"))),
+@pytest.mark.skipif(not any(map(shutil.which, ("c++", "g++", "clang++"))),
                     reason="TorchInductor needs a C++ compiler")
 def test_compiled_training_learns_and_saves_the_plain_modules_weights(tmp_path):
     x, y = _data()
