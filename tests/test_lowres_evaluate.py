@@ -93,6 +93,9 @@ def test_engine_suite_uses_test_identities_and_the_right_poses():
     np.testing.assert_array_equal(again["probes"]["d1"][0], s["probes"]["d1"][0])
     out = protocols.evaluate(colour_embed, s)
     assert {"lfw.7", "lfw.112", "lfw_se.7", "scface.d1", "scface.d3", "qmul.tar_far1e-2", "qmul.acc"} <= set(out)
+    for d in ("d1", "d2", "d3"):  # one rank-1 hit per probe, for McNemar's test (paired_rank1)
+        hits = np.frombuffer(out[f"scface_correct.{d}"].encode(), np.uint8) == ord("1")
+        assert hits.size == 12 and hits.mean() == pytest.approx(out[f"scface.{d}"])
     lfw = protocols.engine_lfw(fs, cfg)  # the LFW-style part alone: the same images, persons and pairs
     assert set(lfw) == {"images", "ids", "rows", "lfw_pairs", "resolutions"}
     for k in ("images", "ids", "rows"):
@@ -136,3 +139,15 @@ def test_engine_suite_without_test_images():
     fs.meta["split"] = "train"
     with pytest.raises(ValueError, match="no test images"):
         protocols.engine_suite(fs)
+
+
+def test_paired_rank1_counts_the_probes_only_one_method_identified():
+    base = {"scface.d1": 0.5, "scface_correct.d1": "111000"}
+    better = {"scface.d1": 1.0, "scface_correct.d1": "111111"}
+    t = protocols.paired_rank1({"arcface": base, "crb": better, "other": {"lfw.7": 0.5}})
+    assert list(t.columns[:2]) == ["method", "distance"] and t["method"].tolist() == ["crb"]
+    r = t.iloc[0]
+    assert (r["distance"], r["only_method"], r["only_baseline"]) == ("d1", 3, 0)
+    assert r["diff"] == pytest.approx(0.5) and r["p"] == pytest.approx(0.25)  # 3 of 3 discordant: 2 * 0.5**3
+    with pytest.raises(ValueError, match="no results of the baseline"):
+        protocols.paired_rank1({"crb": better})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lib.evaluation.paired import mcnemar, paired_bootstrap
+from lib.evaluation.paired import mcnemar, paired_bootstrap, replicated
 from lib.inpaint.evaluate import all_pairs, paired_tar_gain
 
 
@@ -70,3 +70,36 @@ def test_paired_tar_gain_uses_the_threshold_of_the_original_pairs():
     assert r["diff"] == pytest.approx(r["tar_b"] - r["tar_a"])
     few = all_pairs(persons[:6])  # 3 impostor pairs cannot resolve FAR 1e-3
     assert np.isnan(paired_tar_gain(ref[:6], damaged[:6], ref[:6], few, persons[:6], 1e-3)["diff"])
+
+
+def _tests(rows):
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=["method", "seed", "diff", "p"])
+
+
+def test_replicated_resolves_only_what_every_seed_resolves_in_one_direction():
+    t = _tests([("a", 0, 0.03, 0.001), ("a", 1, 0.02, 0.01),     # both seeds: better
+                ("b", 0, -0.04, 0.001), ("b", 1, -0.01, 0.04),   # both seeds: worse
+                ("c", 0, 0.05, 0.0001), ("c", 1, 0.01, 0.30),    # one seed only
+                ("d", 0, 0.05, 0.0001), ("d", 1, -0.05, 0.0001)])  # opposite directions
+    r = replicated(t, "method").set_index("method")
+    assert r.loc["a", "verdict"] == "better" and r.loc["a", "p"] == pytest.approx(0.01)
+    assert r.loc["b", "verdict"] == "worse" and r.loc["b", "p"] == pytest.approx(0.04)
+    assert r.loc["c", "verdict"] == "not resolved" and r.loc["c", "p"] == pytest.approx(0.30)
+    assert r.loc["d", "verdict"] == "not resolved" and r.loc["d", "p"] == 1.0
+    assert r.loc["a", "diff"] == pytest.approx(0.025) and r.loc["c", "p_s0"] == pytest.approx(0.0001)
+    assert r.loc["d", "diff_s1"] == pytest.approx(-0.05) and (r["seeds"] == 2).all()
+
+
+def test_replicated_with_one_seed_is_that_seeds_test():
+    r = replicated(_tests([("a", 0, 0.02, 0.03), ("b", 0, 0.0, 1.0)]), ["method"]).set_index("method")
+    assert r.loc["a", "verdict"] == "better" and r.loc["a", "p"] == pytest.approx(0.03)
+    assert r.loc["b", "verdict"] == "not resolved"  # a tie shares no sign
+
+
+def test_replicated_rejects_missing_columns_and_repeated_rows():
+    with pytest.raises(ValueError, match="lack the column"):
+        replicated(_tests([("a", 0, 0.1, 0.01)]).drop(columns="p"), "method")
+    with pytest.raises(ValueError, match="more than one row"):
+        replicated(_tests([("a", 0, 0.1, 0.01), ("a", 0, 0.2, 0.01)]), "method")

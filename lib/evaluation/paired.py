@@ -9,6 +9,8 @@ set to another, so their gap is judged on the paired outcomes:
 - :func:`mcnemar`: the exact McNemar test of two classifiers' right/wrong decisions on the same
   items (verification accuracy): only the discordant items count, and under "no difference" each of
   them is as likely to favour A as B (a binomial test with p = 1/2).
+- :func:`replicated`: one verdict from the same test run on several trainings (seeds) of the models:
+  resolved only when every seed resolves the same direction (the intersection-union test).
 """
 
 from __future__ import annotations
@@ -59,3 +61,43 @@ def mcnemar(correct_a, correct_b) -> dict:
     a_only, b_only = int(np.sum(a & ~b)), int(np.sum(b & ~a))
     p = 1.0 if a_only + b_only == 0 else float(binomtest(b_only, a_only + b_only, 0.5).pvalue)
     return {"a_only": a_only, "b_only": b_only, "p": p, "diff": float(b.mean() - a.mean())}
+
+
+def replicated(tests, by, *, seed_col: str = "seed", alpha: float = 0.05):
+    """One verdict per comparison tested on several trainings (seeds) of the same models.
+
+    A paired test on one training says whether the two MODELS differ on these items; whether the METHODS
+    differ also depends on the training's own noise, which only a retraining shows. Here a difference is
+    called resolved only when every seed resolves it in the same direction: the intersection-union test,
+    whose p-value is the largest of the seeds' p-values (set to 1 when the seeds' differences do not all
+    share one sign), so it is below ``alpha`` exactly when each seed's test is.
+
+    Args:
+        tests: long table with the ``by`` columns, ``seed_col``, ``diff`` (method minus reference) and ``p``,
+            one row per comparison and seed (e.g. :func:`mcnemar` results of each seed's models).
+        by: the columns that name one comparison (e.g. ``["head", "augmentation", "condition"]``).
+    Returns one row per comparison: the ``by`` columns, ``diff`` (mean over the seeds), ``diff_s<seed>`` and
+    ``p_s<seed>`` (each seed's own), ``seeds``, ``p`` (the intersection-union p-value) and ``verdict``:
+    ``"better"``/``"worse"`` (p < alpha) or ``"not resolved"``; a comparison resolved by some seeds only is
+    ``"not resolved"`` too, and its per-seed p-values show it.
+    """
+    import pandas as pd
+
+    by = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in [*by, seed_col, "diff", "p"] if c not in tests.columns]
+    if missing:
+        raise ValueError(f"tests lack the column(s) {missing}; they have {list(tests.columns)}")
+    if tests.duplicated([*by, seed_col]).any():
+        raise ValueError(f"tests have more than one row for a comparison and {seed_col}")
+    rows = []
+    for key, g in tests.groupby(by, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        d, p = g["diff"].to_numpy(float), g["p"].to_numpy(float)
+        same_sign = bool(np.all(d > 0) or np.all(d < 0))
+        p_iut = float(p.max()) if same_sign else 1.0
+        row = dict(zip(by, key), diff=float(d.mean()), seeds=len(g), p=p_iut,
+                   verdict="not resolved" if p_iut >= alpha else ("better" if d[0] > 0 else "worse"))
+        row |= {f"diff_s{s}": float(v) for s, v in zip(g[seed_col], d)}
+        row |= {f"p_s{s}": float(v) for s, v in zip(g[seed_col], p)}
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -242,8 +242,9 @@ def real_suite(lfw_dir=None, scface_dir=None, qmul_dir=None, resolutions: Sequen
 
 def evaluate(embed_fn: Callable, suite: Mapping) -> dict:
     """Flat metrics of one model on a suite: ``lfw.<t>``, ``lfw_se.<t>``, ``scface.<d>``,
-    ``qmul.tar_far1e-2`` (and 1e-3), ``qmul.acc``; and ``lfw_correct.<t>``, each LFW-style pair's
-    decision as a string of 0/1 (right or wrong, in pair order) for :func:`paired_accuracy`."""
+    ``qmul.tar_far1e-2`` (and 1e-3), ``qmul.acc``; and ``lfw_correct.<t>`` / ``scface_correct.<d>``, each
+    LFW-style pair's decision / each SCface-style probe's rank-1 hit as a string of 0/1 (right or wrong, in
+    pair / probe order) for :func:`paired_accuracy` / :func:`paired_rank1`."""
     out: dict = {}
     if "lfw_pairs" in suite:
         for t, r in lfw_resolutions(embed_fn, suite["images"], suite["lfw_pairs"], suite["resolutions"]).items():
@@ -252,6 +253,7 @@ def evaluate(embed_fn: Callable, suite: Mapping) -> dict:
     if "gallery" in suite:
         for d, r in closed_set_distances(embed_fn, *suite["gallery"], suite["probes"]).items():
             out[f"scface.{d}"] = r["rank1"]
+            out[f"scface_correct.{d}"] = "".join("1" if k == 1 else "0" for k in r["ranks"])
     if "qmul_pairs" in suite:
         r = verification_tar(embed_fn, suite["qmul_images"], suite["qmul_pairs"])
         for far, tar in r["tar"].items():
@@ -276,7 +278,7 @@ def evaluate_cached(backbone, suite: Mapping, *, model_key: Mapping, suite_key: 
         return {k: v if isinstance(v, str) else float(v) for k, v in evaluate(backbone_embedder(backbone), suite).items()
                 if isinstance(v, str) or np.isfinite(v)}
 
-    return runcache.cached_json("lowres/eval", {"model": dict(model_key), "suite": dict(suite_key), "version": 2},
+    return runcache.cached_json("lowres/eval", {"model": dict(model_key), "suite": dict(suite_key), "version": 3},
                                 compute)
 
 
@@ -286,6 +288,18 @@ def paired_accuracy(results: Mapping, baseline: str = "arcface", resolutions: Se
     ``results``: {method: evaluate()'s dict} (with ``lfw_correct.<t>``). Returns a DataFrame with one row per
     (method, resolution): ``acc`` and ``baseline_acc``, ``diff`` (method minus baseline), ``only_method`` and
     ``only_baseline`` (pairs only one of the two got right) and the exact two-sided ``p``."""
+    return _paired(results, baseline, "lfw_correct", [int(t) for t in resolutions], "resolution")
+
+
+def paired_rank1(results: Mapping, baseline: str = "arcface", distances: Sequence[str] = ("d1", "d2", "d3")):
+    """McNemar's test of every method against ``baseline`` on the same SCface-style probes, per distance: each
+    probe identified right (rank 1) or not (``scface_correct.<d>``). Columns as :func:`paired_accuracy`'s, with
+    ``distance`` and ``acc`` the rank-1 rate."""
+    return _paired(results, baseline, "scface_correct", list(distances), "distance")
+
+
+def _paired(results: Mapping, baseline: str, prefix: str, levels: list, column: str):
+    """McNemar rows of every method against ``baseline`` from the 0/1 decision strings ``<prefix>.<level>``."""
     import pandas as pd
 
     from lib.evaluation.paired import mcnemar
@@ -294,14 +308,15 @@ def paired_accuracy(results: Mapping, baseline: str = "arcface", resolutions: Se
         raise ValueError(f"no results of the baseline {baseline!r}; have {sorted(results)}")
     rows = []
     for m, r in results.items():
-        for t in resolutions:
-            key = f"lfw_correct.{t}"
+        for t in levels:
+            key = f"{prefix}.{t}"
             if m == baseline or key not in r:
                 continue
             a = np.frombuffer(results[baseline][key].encode(), np.uint8) == ord("1")
             b = np.frombuffer(r[key].encode(), np.uint8) == ord("1")
             test = mcnemar(a, b)
-            rows.append({"method": m, "resolution": int(t), "acc": b.mean(), "baseline_acc": a.mean(),
+            rows.append({"method": m, column: t, "acc": b.mean(), "baseline_acc": a.mean(),
                          "diff": test["diff"], "only_method": test["b_only"], "only_baseline": test["a_only"],
                          "p": test["p"]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["method", column, "acc", "baseline_acc", "diff", "only_method", "only_baseline",
+                                       "p"])
