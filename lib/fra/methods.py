@@ -8,6 +8,8 @@ the held-out generation requests with their posture maps.
                                landmark_source="dlib", num_pairs=1000, fra={"epochs": 1, "batch_size": 64}).model
     requests, posture = pipeline.heldout_generation(fs.meta, found, gallery_poses=["S"], seed=0)
     generated = lib.fra.train.generate(model, maps, emb, posture, requests["source"].to_numpy())
+
+``retrained_gains`` reruns the two identity protocols with every model retrained under another seed.
 """
 
 from __future__ import annotations
@@ -105,6 +107,45 @@ def posture_pool(meta, found) -> tuple[dict, np.ndarray]:
     Returns ({(pose, emotion): positions}, row labels); ``labels[positions]`` are meta row labels."""
     train_rows = (meta["split"] == "train").to_numpy() & np.asarray(found, bool)
     return meta[train_rows].groupby(["pose", "emotion"]).indices, meta[train_rows].index.to_numpy()
+
+
+def retrained_gains(fs, seed: int, *, sources: Sequence[str], pairs: Mapping, maps, requests, posture, train_fs=None,
+                    fr_train: Mapping | None = None, checkpoints: Mapping | None = None, landmark_source: str,
+                    num_pairs: int, fra: Mapping | None = None, eval_seed: int = 0,
+                    gallery_poses: Sequence[str] = ("S",), identity_col: str = "identity") -> pd.DataFrame:
+    """01_fra's identity gains with every model retrained under another ``seed``: the replication of a gain.
+
+    What changes with the seed: the trained FRL backbones (ArcFace, CosFace, MagFace heads; their shared
+    pretraining too, ``fr_train``'s seed) and every FRA model. What stays: the test images, the pairs, the
+    generation requests and posture maps, the SVM protocols' own draws (``eval_seed``), the pretrained FRLs
+    (dlib, SFace) and loaded checkpoints. One row per (source, protocol), the columns of
+    :func:`lib.fra.evaluate.gain_table` (``leaking``, ``baseline``, ``augmented``, ``gain``) plus McNemar's ``p``
+    (the same test images without and with FRA) and ``seed``.
+    """
+    from lib.fra import evaluate, frl, train as fra_train
+
+    fr = {**dict(fr_train or {}), "seed": seed}
+    test = fs.meta[fs.meta["split"] == "test"]
+    rows = []
+    for s in sources:
+        ck = (checkpoints or {}).get(s)
+        emb = frl.embeddings(s, fs, train_cfg=fr, checkpoint=ck, train_fs=train_fs, progress=False)
+        for proto, p in pairs.items():
+            model = fra_model(fs, s, proto, maps=maps, embeddings=emb, pairs=p, landmark_source=landmark_source,
+                              num_pairs=num_pairs, fra=fra, fr_train=fr, checkpoint=ck, seed=seed).model
+            if proto == "paper":
+                gen = fra_train.generate(model, maps, emb, p["posture"], p["input"], cache=True)
+                r = evaluate.paper_protocol(emb, fs.meta, p, gen, seed=eval_seed, cache=True)
+                acc, test_p, leaking = r["results"]["identity"], r["mcnemar"]["identity"]["p"], r["leaking"]
+            else:
+                gen = fra_train.generate(model, maps, emb, posture, requests["source"].to_numpy(), cache=True)
+                acc = evaluate.heldout_protocol(emb[test.index], test, (requests, gen), gallery_poses=gallery_poses,
+                                                seed=eval_seed, identity_col=identity_col, cache=True)
+                test_p, leaking = acc["mcnemar"]["p"], acc["leaking"]
+            base, aug = acc["baseline"]["accuracy"], acc["augmented"]["accuracy"]
+            rows.append({"source": s, "protocol": "paper" if proto == "paper" else "held-out", "leaking": leaking,
+                         "baseline": base, "augmented": aug, "gain": aug - base, "p": test_p, "seed": seed})
+    return pd.DataFrame(rows)
 
 
 def heldout_generation(meta, found, *, gallery_poses: Sequence[str] = ("S",), seed: int = 0):
