@@ -96,5 +96,17 @@ def begin(name: str, namespace: dict) -> NotebookRun:
         raise ValueError(f"{name}: unknown profile {profile!r}; choose from {paths.PROFILES}")
     if profile in paths.BUILD_PROFILES:
         os.environ["TQDM_DISABLE"] = "1"
+    if "seeds" in params:
+        _check_seeds(name, params["seeds"], params.get("seed", 0))
     seeding.seed_everything(int(params.get("seed", 0)))
     return NotebookRun(name=name, profile=profile, params=params)
+
+
+def _check_seeds(name: str, seeds, seed) -> None:
+    """A replicated notebook's ``seeds``: distinct integers, the first its own ``seed`` (the models the other
+    notebooks share; the others are retrainings)."""
+    ok = isinstance(seeds, (list, tuple)) and len(seeds) > 0 and all(isinstance(s, int) and not isinstance(s, bool)
+                                                                      for s in seeds)
+    if not ok or seeds[0] != seed or len(set(seeds)) != len(seeds):
+        raise ValueError(f"{name}: seeds={seeds!r} must be a list of distinct integers whose first is seed={seed!r} "
+                         f"(the notebook's own models; the others retrain them), e.g. [{seed!r}, 1 + {seed!r}]")

@@ -87,6 +87,17 @@ def test_env_var_expansion(fake_root, monkeypatch):
         profiles.load("full", "00_demo")
 
 
+def test_begin_checks_the_seeds_of_a_replicated_notebook(fake_root):
+    import lib.notebook
+
+    make_notebook(fake_root / "notebooks" / "00_demo.ipynb", 'profile = "default"\nseed = 0\nseeds = [0, 1]\n')
+    ns = {"profile": "default", "seed": 0, "seeds": [0, 1]}
+    assert lib.notebook.begin("00_demo", ns).params["seeds"] == [0, 1]
+    for bad in ([1, 2], [], [0, 0], [0, "1"], 0):
+        with pytest.raises(ValueError, match=r"00_demo: seeds=.* must be a list of distinct integers whose first is seed=0"):
+            lib.notebook.begin("00_demo", {**ns, "seeds": bad})
+
+
 def test_paper_runs_notebooks_and_records_times(fake_root):
     nb = make_notebook(fake_root / "notebooks" / "00_demo.ipynb", PARAMS,
                        "import lib.notebook\nrun = lib.notebook.begin('00_demo', globals())",

@@ -120,7 +120,9 @@ def retrained_gains(fs, seed: int, *, sources: Sequence[str], pairs: Mapping, ma
     generation requests and posture maps, the SVM protocols' own draws (``eval_seed``), the pretrained FRLs
     (dlib, SFace) and loaded checkpoints. One row per (source, protocol), the columns of
     :func:`lib.fra.evaluate.gain_table` (``leaking``, ``baseline``, ``augmented``, ``gain``) plus McNemar's ``p``
-    (the same test images without and with FRA) and ``seed``.
+    (the same test images without and with FRA) and ``seed``. ``seed`` names a retraining: 01's own models
+    (its first seed) are trained with ``fr_train`` as given, so their cache keys hold no seed, and this function
+    with that seed would train a second copy under other keys instead of finding them.
     """
     from lib.fra import evaluate, frl, train as fra_train
 
