@@ -108,5 +108,6 @@ def _check_seeds(name: str, seeds, seed) -> None:
     ok = isinstance(seeds, (list, tuple)) and len(seeds) > 0 and all(isinstance(s, int) and not isinstance(s, bool)
                                                                       for s in seeds)
     if not ok or seeds[0] != seed or len(set(seeds)) != len(seeds):
+        example = [seed, seed + 1] if isinstance(seed, int) else [0, 1]
         raise ValueError(f"{name}: seeds={seeds!r} must be a list of distinct integers whose first is seed={seed!r} "
-                         f"(the notebook's own models; the others retrain them), e.g. [{seed!r}, 1 + {seed!r}]")
+                         f"(the notebook's own models; the others retrain them), e.g. {example}")
