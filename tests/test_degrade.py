@@ -242,6 +242,32 @@ def test_other_argument_validation():
         mask_coverage_stats(0, rng())
 
 
+def test_wild_hair_gets_a_new_colour_per_image_and_keeps_its_shading():
+    from lib.data.degrade import wild
+
+    images = np.random.default_rng(2).integers(100, 141, (6, 8, 8, 3)).astype(np.uint8)
+    hair = np.zeros((6, 8, 8), bool)
+    hair[:5, :3] = True  # image 5 has no hair
+    plain = wild(images, None, np.random.default_rng(0), gray=False)
+    out = wild(images, None, np.random.default_rng(0), gray=False, hair=hair)
+    np.testing.assert_array_equal(out[~hair], plain[~hair])  # hair colours are drawn last: nothing else moves
+    assert (out[hair] != plain[hair]).any(axis=-1).mean() > 0.9
+    unit = wild(images, None, np.random.default_rng(0), gain=(1.0, 1.0), offset=0.0, gray=False, hair=hair,
+                hair_colour=(20, 180)).astype(float)
+    colours = []
+    for i in range(5):
+        lum = images[i].astype(float).mean(-1)[hair[i]]
+        colour = unit[i][hair[i]] / (lum / lum.mean())[:, None]  # each pixel = one colour x its relative luminance
+        np.testing.assert_allclose(colour, colour.mean(0)[None].repeat(len(colour), 0), atol=1.0)
+        colours.append(colour.mean(0))
+    assert ((np.array(colours) > 19) & (np.array(colours) < 181)).all() and np.ptp(np.array(colours), 0).min() > 10
+    np.testing.assert_array_equal(unit[5], images[5])  # no hair, unit gain, no offset: as it was
+    with pytest.raises(ValueError, match="hair masks"):
+        wild(images, None, 0, hair=hair[:, :4])
+    with pytest.raises(ValueError, match="hair_colour"):
+        wild(images, None, 0, hair=hair, hair_colour=(200, 10))
+
+
 def test_wild_grey_probability_and_no_background():
     from lib.data.degrade import wild
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from lib.data.engine.labels import ID
 from lib.lowres import evaluate as protocols
 
 N_IDS, PER_ID = 12, 6
@@ -72,6 +74,7 @@ def _engine_like():
     rng = np.random.default_rng(0)
     parsing = np.zeros((len(meta), 32, 32), np.uint8)
     parsing[:, 8:24, 8:24] = 1  # a face square on background 0
+    parsing[:, 4:8, 8:24] = ID["hair"]  # hair above it
     return SimpleNamespace(meta=meta, images=rng.integers(0, 256, (len(meta), 32, 32, 3)).astype(np.uint8),
                            array=lambda name: {"parsing": parsing}[name],
                            cache_key=lambda: {"test": "engine_like", "n": len(meta)})  # what the run cache keys it by
@@ -116,6 +119,15 @@ def test_wild_conditions_vary_per_image_and_keep_the_face():
     np.testing.assert_array_equal(s["images"], _engine_like().images[s["rows"]])
     with pytest.raises(ValueError, match="photometric"):
         protocols.engine_suite(_engine_like(), protocols.EngineProtocol(photometric="sepia"))
+    # hair=False (default): the hair as rendered; hair=True: the same draws, only the hair pixels differ
+    cfg = protocols.EngineProtocol(num_pairs=24, qmul_pairs=120, probes_per_identity=2)
+    assert not cfg.hair and "hair" not in cfg.key() and replace(cfg, hair=True).key()["hair"] is True
+    without = protocols.engine_lfw(_engine_like(), cfg)["images"]
+    with_hair = protocols.engine_lfw(_engine_like(), replace(cfg, hair=True))["images"]
+    hair = np.zeros(with_hair.shape[:3], bool)
+    hair[:, 4:8, 8:24] = True
+    np.testing.assert_array_equal(with_hair[~hair], without[~hair])
+    assert (with_hair[hair] != without[hair]).mean() > 0.9
 
 
 def test_engine_lfw_cached_wild_images_equal_the_drawn_ones(isolated_dirs):

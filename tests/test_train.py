@@ -129,7 +129,7 @@ def test_train_cached_trains_once(tmp_path, isolated_dirs, monkeypatch):
 
 
 def test_train_cached_reads_lazy_data_only_to_train(tmp_path, isolated_dirs):
-    """Images and background masks given as callables are read when the run trains, never on a cache hit."""
+    """Images and region maps given as callables are read when the run trains, never on a cache hit."""
     x, y = _data()
     calls = []
 
@@ -137,15 +137,15 @@ def test_train_cached_reads_lazy_data_only_to_train(tmp_path, isolated_dirs):
         calls.append("images")
         return x
 
-    def background():
-        calls.append("background")
-        return np.zeros(x.shape[:3], bool)
+    def regions():
+        calls.append("regions")
+        return np.zeros(x.shape[:3], np.uint8)
 
     cfg = T.TrainConfig(**{**TINY, "epochs": 1})
-    first = T.train_cached("fr/lazy", cfg, images, y, data_key="fixture-v1", background=background, progress=False)
-    assert calls == ["images", "background"]
-    second = T.train_cached("fr/lazy", cfg, images, y, data_key="fixture-v1", background=background)
-    assert calls == ["images", "background"]  # the cached run read neither
+    first = T.train_cached("fr/lazy", cfg, images, y, data_key="fixture-v1", regions=regions, progress=False)
+    assert calls == ["images", "regions"]
+    second = T.train_cached("fr/lazy", cfg, images, y, data_key="fixture-v1", regions=regions)
+    assert calls == ["images", "regions"]  # the cached run read neither
     assert torch.equal(_params(first.backbone), _params(second.backbone))
     with pytest.raises(ValueError, match="non-negative"):
         T.train_cached("fr/lazy", cfg, images, y - 1, data_key="fixture-v1")
@@ -193,11 +193,14 @@ def test_ddp_two_cpu_processes_agree(tmp_path):
     assert (tmp_path / "model.pt").is_file()
 
 
-def test_wild_augmentation_recolours_the_background_and_tells_hooks_the_flips(tmp_path):
+def test_wild_augmentation_recolours_background_and_hair_and_tells_hooks_the_flips(tmp_path):
     x, y = _data(size=16)
     x[:, :, :8] = 255 - x[:, :, :8]  # left half differs from the right: mirroring is visible
-    bg = np.zeros(x.shape[:3], bool)
-    bg[:, :4] = True  # the top rows are "background"
+    x[:, 4:8] = 200  # rows 4-7: "hair" of one flat shade in every image
+    x[:, 6:8, 8:] = 120  # ... darker in its right half: the flip must move the shade with the pixels
+    regions = np.zeros(x.shape[:3], np.uint8)
+    regions[:, :4] = T.REGION_BACKGROUND  # the top rows are "background"
+    regions[:, 4:8] = T.REGION_HAIR
     seen = []
 
     class Hook:
@@ -207,28 +210,38 @@ def test_wild_augmentation_recolours_the_background_and_tells_hooks_the_flips(tm
             seen.append((images.copy(), np.asarray(idx), np.asarray(flipped)))
             return images
 
-    for phot in ("none", "wild"):
+    wild_images = {}
+    for phot, hair in (("none", True), ("wild", False), ("wild", True)):
         seen.clear()
-        cfg = T.TrainConfig(**{**TINY, "epochs": 1}, photometric=phot, wild_gray=1.0)
-        T.train(cfg, x, y, work_dir=tmp_path / phot, progress=False, batch_hook=Hook(), background=bg, max_steps=1)
+        cfg = T.TrainConfig(**{**TINY, "epochs": 1}, photometric=phot, wild_gray=1.0, wild_hair=hair)
+        T.train(cfg, x, y, work_dir=tmp_path / f"{phot}{hair}", progress=False, batch_hook=Hook(), regions=regions,
+                max_steps=1)
         images, idx, flipped = seen[0]
         assert flipped.dtype == bool and flipped.any() and (~flipped).any()
         originals = np.where(flipped[:, None, None, None], x[idx][:, :, ::-1], x[idx])
         if phot == "none":
             np.testing.assert_array_equal(images, originals)  # the loop's flips are the ones it reports
-        else:
-            assert (images[..., 0] == images[..., 2]).all()  # wild_gray=1: every image grey
-            top = images[:, :4].reshape(len(idx), -1)
-            assert (top == top[:, :1]).all()  # background: one flat colour per image
-            assert len(np.unique(top[:, 0])) > 1  # ... different between images
+            continue
+        wild_images[hair] = images.astype(int)
+        assert (images[..., 0] == images[..., 2]).all()  # wild_gray=1: every image grey
+        top = images[:, :4].reshape(len(idx), -1)
+        assert (top == top[:, :1]).all()  # background: one flat colour per image
+        assert len(np.unique(top[:, 0])) > 1  # ... different between images
+        dark = np.where(flipped[:, None, None], images[:, 6:8, :8, 0], images[:, 6:8, 8:, 0]).astype(int)
+        assert (dark <= images[:, 4:6, :, 0].min((1, 2))[:, None, None]).all()  # the shade moved with the flip
+    # the same seed draws the same background, gains, offset and grey: only the hair rows differ
+    np.testing.assert_array_equal(wild_images[True][:, :4], wild_images[False][:, :4])
+    np.testing.assert_array_equal(wild_images[True][:, 8:], wild_images[False][:, 8:])
+    changed = (wild_images[True][:, 4:8] != wild_images[False][:, 4:8]).any(axis=(1, 2, 3))
+    assert changed.all()  # a new hair colour in every image
 
 
 def test_photometric_settings_are_checked(tmp_path):
     x, y = _data(size=16)
     with pytest.raises(ValueError, match="photometric"):
         T.train(T.TrainConfig(**TINY, photometric="sepia"), x, y, work_dir=tmp_path, progress=False)
-    with pytest.raises(ValueError, match="background masks"):
-        T.train(T.TrainConfig(**TINY), x, y, work_dir=tmp_path, progress=False, background=np.zeros((3, 16, 16), bool))
+    with pytest.raises(ValueError, match="regions maps"):
+        T.train(T.TrainConfig(**TINY), x, y, work_dir=tmp_path, progress=False, regions=np.zeros((3, 16, 16), np.uint8))
 
 
 def test_a_fraction_of_an_epoch_ends_inside_it(tmp_path):
@@ -252,6 +265,27 @@ def test_compile_is_part_of_the_key_only_when_set():
     assert tuned.pretrain_config().compile == "default" and tuned.key()["pretrain"]["compile"] == "default"
     with pytest.raises(ValueError, match="TrainConfig.compile='fast': choose one of"):
         T.TrainConfig(**TINY, compile="fast")
+
+
+def test_fr_train_at_keeps_the_notebooks_own_seed_key():
+    from lib.recognition.config import fr_train_at
+
+    base = {"epochs": 0.5, "pretrain": {"epochs": 2}}
+    assert fr_train_at(base, 0, 0) == base and "seed" not in fr_train_at(None, 3, 3)  # the notebook's own models
+    other = fr_train_at(base, 1, 0)
+    assert other == {**base, "seed": 1} and base == {"epochs": 0.5, "pretrain": {"epochs": 2}}  # a copy
+    cfg = T.TrainConfig(**other)
+    assert cfg.pretrain_config().seed == 1 and cfg.key() != T.TrainConfig(**base).key()
+
+
+def test_wild_hair_is_in_the_key_only_when_it_acts():
+    assert "wild_hair" not in T.TrainConfig(**TINY).key()  # the hair as rendered: the key runs had before it
+    hair = T.TrainConfig(**TINY, wild_hair=True)
+    assert hair.key()["wild_hair"] is True
+    assert "wild_hair" not in T.TrainConfig(**TINY, wild_hair=True, pretrain={"epochs": 1}).key()["pretrain"]
+    assert "wild_hair" not in T.TrainConfig(**TINY, wild_hair=True, photometric="none").key()  # nothing to recolour
+    both = T.TrainConfig(**TINY, wild_hair=True, pretrain={"epochs": 1, "wild_hair": True})
+    assert both.key()["pretrain"]["wild_hair"] is True  # a pretraining recolours hair only when it says so
 
 
 @pytest.mark.skipif(not any(map(shutil.which, ("c++", "g++", "clang++"))),

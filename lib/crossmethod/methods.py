@@ -240,9 +240,10 @@ def build_methods(names, *, fs, train_fs, corpora: Mapping, bench, settings: Map
     from lib.fserasing import methods as fse_methods
     from lib.lowres import methods as lr_methods
 
+    from lib.recognition.config import fr_train_at
+
     own = seed != notebooks_seed
-    # the notebooks' own settings at their seed (cache keys hold fr_train as given), the seed changed otherwise
-    fr = {**settings["fr_train"], "seed": seed} if own else settings["fr_train"]
+    fr = fr_train_at(settings["fr_train"], seed, notebooks_seed)  # the notebooks' own settings at their seed
     fse, lowres = settings["fserasing_params"], settings["lowres_params"]
     parser_fs = corpora["synth_facesynthetics"]
     base = baseline_model(train_fs, fr)

@@ -269,16 +269,22 @@ def mouth_occlusion(image, rng, *, y_frac=(0.58, 0.66), x_frac=(0.1, 0.9), value
     return _rows_occlusion(image, rng, y_frac, 1.0, x_frac, value)
 
 
-def wild(images, background, rng, *, gain=(0.75, 1.25), offset: float = 25.0, gray=True) -> np.ndarray:
+def wild(images, background, rng, *, gain=(0.75, 1.25), offset: float = 25.0, gray=True, hair=None,
+         hair_colour=(20.0, 235.0)) -> np.ndarray:
     """Per-image unconstrained conditions on a uint8 batch (N, H, W, 3).
 
-    The engine keeps one background tint, light and colour balance per identity and session, so a
-    model can recognise the set-up instead of the face; photos in the wild vary these per image.
-    Each image gets: background pixels (``background``: (N, H, W) bool, e.g. the parsing map's
-    background class; None leaves the background as it is) a random colour U(40, 220) per channel;
-    then per-channel gains U(``gain``) and a brightness offset U(-offset, offset); then, with
-    probability ``gray`` (True = always, False = never), the mean of the three channels in all three.
-    The draws are in that order (fill, gains, offset, then the grey coin only when 0 < gray < 1).
+    The engine keeps one background tint, light and colour balance per identity and session, and one
+    hair colour per person, so a model can recognise the set-up or the hair instead of the face; photos
+    in the wild vary these per image (people dye their hair, light changes its colour, and at a few pixels
+    its colour is all that is left of it). Each image gets: background pixels (``background``: (N, H, W)
+    bool, e.g. the parsing map's background class; None leaves the background as it is) a random colour
+    U(40, 220) per channel; hair pixels (``hair``: (N, H, W) bool, the parsing map's hair class; None
+    leaves the hair as it is) a random colour U(``hair_colour``) per channel times each pixel's luminance
+    over the mean luminance of the image's hair (the strands' light and shade stay, their colour is new);
+    then per-channel gains U(``gain``) and a brightness offset U(-offset, offset); then, with probability
+    ``gray`` (True = always, False = never), the mean of the three channels in all three. The draws are in
+    that order (fill, gains, offset, the grey coin only when 0 < gray < 1, then the hair colours only when
+    ``hair`` is given), so a call without ``hair`` draws what it drew before hair existed.
     """
     rng = _rng(rng)
     x = np.asarray(images, dtype=np.float32)
@@ -287,11 +293,26 @@ def wild(images, background, rng, *, gain=(0.75, 1.25), offset: float = 25.0, gr
     if background is not None:
         x = np.where(np.asarray(background, dtype=bool)[..., None], fill, x)
     gains = rng.uniform(*gain, (n, 1, 1, 3)).astype(np.float32)
-    x = x * gains + rng.uniform(-offset, offset, (n, 1, 1, 1)).astype(np.float32)
+    shift = rng.uniform(-offset, offset, (n, 1, 1, 1)).astype(np.float32)
     p = float(gray)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"gray must be a probability in [0, 1] (or a bool), got {gray!r}")
-    if p > 0:
-        to_gray = np.ones(n, bool) if p >= 1 else rng.random(n) < p
-        x[to_gray] = np.repeat(x[to_gray].mean(-1, keepdims=True), 3, axis=-1)
+    to_gray = np.ones(n, bool) if p >= 1 else (rng.random(n) < p if p > 0 else np.zeros(n, bool))
+    if hair is not None:
+        x = _recolour(x, np.asarray(hair, dtype=bool), rng.uniform(*_pair(hair_colour, "hair_colour"), (n, 3)))
+    x = x * gains + shift
+    x[to_gray] = np.repeat(x[to_gray].mean(-1, keepdims=True), 3, axis=-1)
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+def _recolour(x: np.ndarray, mask: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """float (N, H, W, 3) ``x`` with each image's ``mask`` pixels set to its colour (N, 3) times the pixel's
+    luminance over the mean luminance of the masked pixels (images without masked pixels stay)."""
+    if mask.shape != x.shape[:3]:
+        raise ValueError(f"hair masks must have shape {x.shape[:3]}, got {mask.shape}")
+    lum = x.mean(-1)
+    for i in np.flatnonzero(mask.any(axis=(1, 2))):
+        m = mask[i]
+        rel = lum[i][m] / max(float(lum[i][m].mean()), 1.0)
+        x[i][m] = colours[i][None, :].astype(np.float32) * rel[:, None]
+    return x

@@ -112,7 +112,8 @@ def posture_pool(meta, found) -> tuple[dict, np.ndarray]:
 def retrained_gains(fs, seed: int, *, sources: Sequence[str], pairs: Mapping, maps, requests, posture, train_fs=None,
                     fr_train: Mapping | None = None, checkpoints: Mapping | None = None, landmark_source: str,
                     num_pairs: int, fra: Mapping | None = None, eval_seed: int = 0,
-                    gallery_poses: Sequence[str] = ("S",), identity_col: str = "identity") -> pd.DataFrame:
+                    gallery_poses: Sequence[str] = ("S",), identity_col: str = "identity",
+                    own_seed: int = 0) -> pd.DataFrame:
     """01_fra's identity gains with every model retrained under another ``seed``: the replication of a gain.
 
     What changes with the seed: the trained FRL backbones (ArcFace, CosFace, MagFace heads; their shared
@@ -120,13 +121,14 @@ def retrained_gains(fs, seed: int, *, sources: Sequence[str], pairs: Mapping, ma
     generation requests and posture maps, the SVM protocols' own draws (``eval_seed``), the pretrained FRLs
     (dlib, SFace) and loaded checkpoints. One row per (source, protocol), the columns of
     :func:`lib.fra.evaluate.gain_table` (``leaking``, ``baseline``, ``augmented``, ``gain``) plus McNemar's ``p``
-    (the same test images without and with FRA) and ``seed``. ``seed`` names a retraining: 01's own models
-    (its first seed) are trained with ``fr_train`` as given, so their cache keys hold no seed, and this function
-    with that seed would train a second copy under other keys instead of finding them.
+    (the same test images without and with FRA) and ``seed``. 01's own models (``own_seed``, its first seed) are
+    trained with ``fr_train`` as given (lib.recognition.config.fr_train_at), so at that seed this function finds
+    them instead of training a copy.
     """
     from lib.fra import evaluate, frl, train as fra_train
+    from lib.recognition.config import fr_train_at
 
-    fr = {**dict(fr_train or {}), "seed": seed}
+    fr = fr_train_at(fr_train, seed, own_seed)
     test = fs.meta[fs.meta["split"] == "test"]
     rows = []
     for s in sources:

@@ -19,12 +19,13 @@ same functions run on LFW (pairs.txt folds, degraded to t), SCface (mugshot gall
 cameras 1-5 per distance as they are) and QMUL-SurvFace (its pairs as they are).
 
 Unconstrained test conditions (``photometric="wild"``, the default): every engine identity keeps one
-background tint, light and colour balance through all its images (lib/data/engine/sessions.py),
-so identities stay separable from a 7 x 7 thumbnail and the rendered images show no resolution
-effect at all (measured: ArcFace 0.98 at 7 px, 0.97 at 112). LFW photos vary these per image.
-``wild`` gives every test image its own background colour (engine parsing mask), channel gains
-and brightness offset, then converts to grey (all three channels equal), so identity must come
-from the face itself. ``photometric="none"`` keeps the rendered images.
+background tint, light and colour balance through all its images (lib/data/engine/sessions.py) and
+one hair colour, so identities stay separable from a 7 x 7 thumbnail and the rendered images show no
+resolution effect at all (measured: ArcFace 0.98 at 7 px, 0.97 at 112). LFW photos vary these per
+image. ``wild`` gives every test image its own background colour (engine parsing mask), channel gains
+and brightness offset, then converts to grey (all three channels equal), so identity must come from
+the face itself; ``hair=True`` gives every image its own hair colour too (lib.lowres.cues measures
+what that changes). ``photometric="none"`` keeps the rendered images.
 
 Engine protocol choices: test identities only (never seen in training); images of the poses
 HL/S/HR (LFW-like near-frontal; the engine's +-60 degree profiles are a pose test, not a
@@ -127,6 +128,7 @@ class EngineProtocol:
     poses: tuple = ("HL", "S", "HR")  # QMUL-style and SCface-probe pool
     probes_per_identity: int = 6
     photometric: str = "wild"  # "wild": per-image background, colour and brightness, grey; "none": as rendered
+    hair: bool = False  # under "wild", a new hair colour per image too (lib.lowres.cues; False: as rendered)
     resolutions: tuple = RESOLUTIONS
     distances: dict = field(default_factory=lambda: {k: dict(v) for k, v in DISTANCES.items()})
     qmul: dict = field(default_factory=lambda: dict(QMUL))
@@ -136,6 +138,8 @@ class EngineProtocol:
         d = asdict(self)
         for k in ("poses", "lfw_poses", "resolutions"):
             d[k] = list(d[k])
+        if not self.hair:  # the hair as rendered: the key protocols had before ``hair`` existed
+            d.pop("hair")
         return d
 
 
@@ -159,13 +163,15 @@ def engine_lfw(fs, cfg: EngineProtocol = EngineProtocol(), cache: bool = False) 
         from lib.data.engine.labels import ID
 
         def draw(images=images):
-            return wild(images, fs.array("parsing")[rows] == ID["background"], numpy_rng(cfg.seed, "wild"))
+            parsing = np.asarray(fs.array("parsing")[rows])
+            return wild(images, parsing == ID["background"], numpy_rng(cfg.seed, "wild"),
+                        hair=parsing == ID["hair"] if cfg.hair else None)
 
         if cache:
             from lib import runcache
 
-            images = runcache.memo_array("lowres/wild", {"faceset": fs, "rows": rows, "seed": cfg.seed, "version": 1},
-                                         draw, freeze=True)
+            key = {"faceset": fs, "rows": rows, "seed": cfg.seed, "version": 1, **({"hair": True} if cfg.hair else {})}
+            images = runcache.memo_array("lowres/wild", key, draw, freeze=True)
         else:
             images = draw()
     elif cfg.photometric != "none":

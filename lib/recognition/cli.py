@@ -54,7 +54,7 @@ def main(argv=None) -> int:
 
     from lib.data.faceset import read_faceset
     from lib.device import rank_and_world
-    from lib.recognition.split_models import background_masks, split_labels, train_on_split
+    from lib.recognition.split_models import split_labels, train_on_split, wild_regions
     from lib.recognition.train import TrainConfig, train
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -77,9 +77,9 @@ def main(argv=None) -> int:
         result = train_on_split(fs, cfg, name=args.name, split=args.split, progress=main_rank)
     else:
         rows, labels = split_labels(fs.meta, None if args.split == "all" else args.split)
-        bg = background_masks(fs, rows) if cfg.photometric == "wild" else None
+        regions = wild_regions(fs, rows) if cfg.photometric == "wild" else None
         result = train(cfg, np.asarray(fs.images[rows]), labels, work_dir=args.work_dir, progress=main_rank,
-                       max_steps=args.max_steps, background=bg)
+                       max_steps=args.max_steps, regions=regions)
     if main_rank:
         done = result.history.iloc[-1].to_dict() if len(result.history) else {}
         resumed = f", resumed from step {result.resumed_from}" if result.resumed_from else ""

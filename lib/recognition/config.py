@@ -33,3 +33,12 @@ VARIANTS = Variants(
     full={"fr_train": {}},  # a package whose full profile trains the paper's model overrides it
     rehearsal={"fr_train": {"epochs": 1, "batch_size": 32}},
 )
+
+
+def fr_train_at(fr_train, seed: int, own_seed: int) -> dict:
+    """``fr_train`` (TrainConfig changes) for the training at ``seed`` of a notebook replicated over seeds: as
+    given at the notebook's ``own_seed`` (its models' cache keys hold no seed, and they are the models the
+    other notebooks find), with ``"seed": seed`` added at any other seed (pretraining included: a fine-tune's
+    pretraining inherits its seed)."""
+    fr_train = dict(fr_train or {})
+    return fr_train if seed == own_seed else {**fr_train, "seed": seed}

@@ -44,14 +44,20 @@ def data_key(fs, split: str = "train") -> dict:
     return key
 
 
-def background_masks(fs, rows) -> np.ndarray | None:
-    """(n, H, W) bool: the background class of ``fs``'s parsing maps at ``rows`` (None without
-    parsing maps): what ``TrainConfig.photometric="wild"`` recolours."""
+def wild_regions(fs, rows) -> np.ndarray | None:
+    """(n, H, W) uint8: ``fs``'s parsing maps at ``rows`` reduced to what ``TrainConfig.photometric="wild"``
+    recolours, lib.recognition.train.REGION_BACKGROUND and REGION_HAIR (0 elsewhere); None without
+    parsing maps."""
     if not fs.has("parsing"):
         return None
     from lib.data.engine.labels import ID
+    from lib.recognition.train import REGION_BACKGROUND, REGION_HAIR
 
-    return np.asarray(fs.array("parsing")[rows]) == ID["background"]
+    parsing = np.asarray(fs.array("parsing")[rows])
+    out = np.zeros(parsing.shape, np.uint8)
+    out[parsing == ID["background"]] = REGION_BACKGROUND
+    out[parsing == ID["hair"]] = REGION_HAIR
+    return out
 
 
 def train_on_split(fs, cfg=None, *, name: str | None = None, split: str = "train",
@@ -82,8 +88,8 @@ def train_on_split(fs, cfg=None, *, name: str | None = None, split: str = "train
 
         train_kwargs["init_fn"] = init_fn
     rows, labels = split_labels(fs.meta, split)
-    if cfg.photometric == "wild" and "background" not in train_kwargs:
-        train_kwargs["background"] = lambda: background_masks(fs, rows)
+    if cfg.photometric == "wild" and "regions" not in train_kwargs:
+        train_kwargs["regions"] = lambda: wild_regions(fs, rows)
     # the images (752 MB for synth_webface) and masks are read only if the run must be trained
     return train_cached(f"fr/{name or cfg.head}", cfg, lambda: np.asarray(fs.images[rows]), labels,
                         data_key=data_key(fs, split), extra_key=extra_key, progress=progress, **train_kwargs)

@@ -19,12 +19,12 @@
 
 Photometric augmentation (``TrainConfig.photometric="wild"``, the default): every training image gets
 its own background colour, channel gains, brightness and, with probability ``wild_gray``, grey
-(lib.data.degrade.wild), after the flip and before the hooks. The engine renders a person's images
-under one light, background and colour balance per session; without this a model can separate
-persons by those and fails on photos taken otherwise (04_lowres's unconstrained test). The
-background comes from ``background`` masks (train_on_split passes the FaceSet's parsing-map
-background); without masks only gains, brightness and grey vary. ``"none"`` trains on the images
-as they are.
+(lib.data.degrade.wild), after the flip and before the hooks; with ``wild_hair`` its own hair colour too.
+The engine renders a person's images under one light, background and colour balance per session and
+with one hair colour; without this a model can separate persons by those and fails on photos taken
+otherwise (04_lowres's unconstrained test). Background and hair come from ``regions`` maps
+(train_on_split passes the FaceSet's parsing maps reduced to ``REGION_BACKGROUND`` / ``REGION_HAIR``);
+without them only gains, brightness and grey vary. ``"none"`` trains on the images as they are.
 
 Hooks (the papers' methods plug in here, not by forking the loop):
 - ``batch_hook(images_uint8, indices, rng) -> images`` or ``(images, margins)``: works on
@@ -52,6 +52,7 @@ from lib.checkpoint import Checkpointer, TrainingDiverged, load, save_atomic  # 
 from lib.data.degrade import wild
 from lib.seeding import numpy_rng, seed_everything
 
+REGION_BACKGROUND, REGION_HAIR = 1, 2  # the codes of ``regions`` maps (0: the face, kept)
 CHECKPOINT = "last.pt"
 FINAL = "model.pt"
 HISTORY = "history.csv"
@@ -98,6 +99,9 @@ class TrainConfig:
     hflip: bool = True
     photometric: str = "wild"  # "wild": lib.data.degrade.wild per training image (module docstring); "none"
     wild_gray: float = 0.5  # probability of a grey image under "wild" (test sets are grey and colour)
+    # under "wild", a new hair colour per image too (regions' REGION_HAIR pixels); off by default: measured in
+    # 04_lowres (lib.lowres.cues), it lowers 112 px and 7 px alike, so the hair's colour is not what a thumbnail keeps
+    wild_hair: bool = False
     grad_clip: float | None = 5.0
     seed: int = 0
     checkpoint_every: int = 0  # steps; 0 = only at epoch ends
@@ -154,6 +158,8 @@ class TrainConfig:
             d.pop("pretrain")
         if not self.compile:  # an eager run (every earlier run): its key stays as it was
             d.pop("compile")
+        if not (self.wild_hair and self.photometric == "wild"):  # the hair as rendered: the key of earlier runs
+            d.pop("wild_hair")
         return d
 
 
@@ -258,12 +264,12 @@ def load_training_checkpoint(path: Path) -> dict:
 
 # ------------------------------------------------------------------------------------ train
 
-def _check_data(images, labels, cfg: TrainConfig | None = None, background=None) -> tuple[np.ndarray, int]:
-    """(int64 labels, number of classes) of valid training data; ``cfg``/``background``: checked too."""
+def _check_data(images, labels, cfg: TrainConfig | None = None, regions=None) -> tuple[np.ndarray, int]:
+    """(int64 labels, number of classes) of valid training data; ``cfg``/``regions``: checked too."""
     if cfg is not None and cfg.photometric not in ("wild", "none"):
         raise ValueError(f"photometric must be 'wild' or 'none', got {cfg.photometric!r}")
-    if background is not None and getattr(background, "shape", None) != getattr(images, "shape", (None,) * 4)[:3]:
-        raise ValueError(f"background masks must have shape {images.shape[:3]}, got {getattr(background, 'shape', None)}")
+    if regions is not None and getattr(regions, "shape", None) != getattr(images, "shape", (None,) * 4)[:3]:
+        raise ValueError(f"regions maps must have shape {images.shape[:3]}, got {getattr(regions, 'shape', None)}")
     labels = np.asarray(labels)
     if getattr(images, "dtype", None) != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
         raise ValueError(f"images must be uint8 (N, H, W, 3), got {getattr(images, 'dtype', type(images))} "
@@ -342,7 +348,7 @@ def _setup(cfg: TrainConfig, num_classes: int, init_state: Mapping | None, init_
     return _Run(dist, device, backbone, head, head_module, fwd_backbone, params, opt, scaler, use_amp, spec)
 
 
-def _batch(cfg: TrainConfig, images, labels, background, idx, step: int, r: _Run, batch_hook, tensor_hook):
+def _batch(cfg: TrainConfig, images, labels, regions, idx, step: int, r: _Run, batch_hook, tensor_hook):
     """The network input of one step: images of rows ``idx`` read in order, flipped, photometrically
     augmented (``photometric="wild"``), hooked; (x, y, per-sample margins or None)."""
     import torch
@@ -356,11 +362,12 @@ def _batch(cfg: TrainConfig, images, labels, background, idx, step: int, r: _Run
     flip = rng.random(len(idx)) < 0.5 if cfg.hflip else np.zeros(len(idx), bool)
     batch[flip] = batch[flip, :, ::-1]  # batch is a fresh array (fancy indexing copies)
     if cfg.photometric == "wild":
-        bg = None
-        if background is not None:
-            bg = np.asarray(background[idx_sorted])[unsort]
-            bg[flip] = bg[flip, :, ::-1]
-        batch = wild(batch, bg, rng, gray=cfg.wild_gray)
+        bg = hair = None
+        if regions is not None:
+            reg = np.asarray(regions[idx_sorted])[unsort]
+            reg[flip] = reg[flip, :, ::-1]
+            bg, hair = reg == REGION_BACKGROUND, (reg == REGION_HAIR if cfg.wild_hair else None)
+        batch = wild(batch, bg, rng, gray=cfg.wild_gray, hair=hair)
     margins = None
     if batch_hook is not None:
         out = (batch_hook(batch, idx, rng, flipped=flip) if getattr(batch_hook, "uses_flips", False)
@@ -403,7 +410,7 @@ def _step(cfg: TrainConfig, r: _Run, x, y, m, lr: float, where: str, ckpt_path: 
 def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None = None,
           batch_hook: Callable | None = None, tensor_hook: Callable | None = None,
           eval_fn: Callable | None = None, init_state: Mapping | None = None, init_head: Mapping | None = None,
-          progress: bool = True, max_steps: int | None = None, background=None) -> TrainResult:
+          progress: bool = True, max_steps: int | None = None, regions=None) -> TrainResult:
     """Train ``cfg.backbone`` with ``cfg.head`` on uint8 ``images`` (N, H, W, 3) and int ``labels``.
 
     Args:
@@ -415,12 +422,12 @@ def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None
             eval mode); its numbers join ``history.csv``.
         init_state, init_head: backbone state dict, and head state dict whose class ``weight`` (fine-tuning) to start from.
         max_steps: stop after this many steps in total (tests of resume; normal runs leave it None).
-        background: (N, H, W) bool background masks of ``images`` for ``photometric="wild"``
-            (None: the background is not recoloured).
+        regions: (N, H, W) uint8 maps of ``images`` for ``photometric="wild"``: ``REGION_BACKGROUND`` pixels get a
+            new colour, ``REGION_HAIR`` pixels a new hair colour (``wild_hair``), others stay (None: neither).
     """
     from tqdm import tqdm
 
-    labels, n_cls = _check_data(images, labels, cfg, background)
+    labels, n_cls = _check_data(images, labels, cfg, regions)
     num_classes, work_dir = num_classes or n_cls, Path(work_dir)
     r = _setup(cfg, num_classes, init_state, init_head)
     n = len(labels)
@@ -454,7 +461,7 @@ def train(cfg: TrainConfig, images, labels, *, work_dir, num_classes: int | None
                 if max_steps is not None and step >= max_steps:
                     break
                 idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size][r.dist.rank::r.dist.world][:per_rank]
-                x, y, m = _batch(cfg, images, labels, background, idx, step, r, batch_hook, tensor_hook)
+                x, y, m = _batch(cfg, images, labels, regions, idx, step, r, batch_hook, tensor_hook)
                 out = _step(cfg, r, x, y, m, lr_at(cfg, step, steps_per_epoch), f"step {step} (epoch {epoch})",
                             ckpt.path)
                 step += 1
@@ -502,7 +509,7 @@ def train_cached(name: str, cfg: TrainConfig, images, labels, *, data_key, extra
     Args:
         images: the training images, or a zero-argument callable returning them, called only when the run must
             be trained (a cached run needs the labels alone: a warm notebook never copies the training set).
-            ``background`` (in ``kwargs``) may be such a callable too.
+            ``regions`` (in ``kwargs``) may be such a callable too.
         data_key: identifies the training data (e.g. the FaceSet's images sha256 and the rows
             used); part of the hash, so new data never reuses an old model.
         extra_key: anything else that changes the result (hook names and their parameters).
@@ -515,8 +522,8 @@ def train_cached(name: str, cfg: TrainConfig, images, labels, *, data_key, extra
 
     def run(work):
         init = {} if init_fn is None else dict(zip(("init_state", "init_head"), init_fn()))
-        data = {k: v() if callable(v) else v for k, v in (("images", images), ("background", kwargs.pop("background", None)))}
-        return train(cfg, data["images"], labels, work_dir=work, background=data["background"], **kwargs, **init)
+        data = {k: v() if callable(v) else v for k, v in (("images", images), ("regions", kwargs.pop("regions", None)))}
+        return train(cfg, data["images"], labels, work_dir=work, regions=data["regions"], **kwargs, **init)
 
     out, result = runcache.cached_resumable(name, key, run, (FINAL, HISTORY))
     if result is not None:
