@@ -55,6 +55,10 @@ def test_cue_table_takes_one_cue_away_on_the_same_pairs(isolated_dirs, monkeypat
     assert t["drop"].to_numpy() == pytest.approx(100 * (t["acc_112"] - t["acc_7"]).to_numpy())
     again = cues.cue_table(fs, cfg, model="m", model_key={"m": 1})  # cached evaluations; no trained-so row
     pd.testing.assert_frame_equal(again, table.iloc[:3])
+    from lib import runcache
+
+    evals = [e for e in runcache.log() if e["name"] == "lowres/eval"]
+    assert [e["status"] for e in evals[-3:]] == ["loaded"] * 3  # the second call embedded nothing
 
 
 def test_cue_table_needs_the_wild_protocol_and_hair_training_covers_the_pretraining():

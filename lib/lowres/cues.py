@@ -73,7 +73,8 @@ def cue_table(fs, protocol, model, model_key: Mapping, hair_model=None, hair_mod
     if hair_model is not None:
         runs["hair recoloured, trained so"] = (hair_model, hair_model_key, *suites["hair recoloured"])
     results = {name: lr_eval.evaluate_cached(m, {**suite, "resolutions": RESOLUTIONS}, model_key=key,
-                                             suite_key={"engine": engine, "protocol": pkey, "only": "lfw"})
+                                             suite_key={"engine": engine, "protocol": pkey, "only": "lfw",
+                                                        "resolutions": list(RESOLUTIONS)})
                for name, (m, key, suite, pkey) in runs.items()}
     paired = lr_eval.paired_accuracy(results, baseline=AS_TESTED, resolutions=RESOLUTIONS)
     rows = []
