@@ -96,3 +96,11 @@ def test_class_fractions_sum_to_one():
 def test_label_faces_rejects_non_uint8():
     with pytest.raises(ValueError, match="uint8"):
         L.label_faces(np.zeros((1, 112, 112, 3), np.float32))
+
+
+def test_wild_masks_are_the_background_and_hair_classes():
+    from lib.data.engine.labels import ID, wild_masks
+
+    parsing = np.array([[ID["background"], ID["hair"], ID["nose"]]], np.uint8)
+    background, hair = wild_masks(parsing)
+    assert background.tolist() == [[True, False, False]] and hair.tolist() == [[False, True, False]]

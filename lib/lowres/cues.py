@@ -40,14 +40,13 @@ def hair_training(fr_train: Mapping) -> dict:
 def _hair_as_background(fs, protocol) -> dict:
     """The protocol's LFW-style suite with every test image's hair painted as its background (same draws)."""
     from lib.data.degrade import wild
-    from lib.data.engine.labels import ID
+    from lib.data.engine.labels import wild_masks
     from lib.lowres.evaluate import engine_lfw
     from lib.seeding import numpy_rng
 
     suite = engine_lfw(fs, replace(protocol, photometric="none"))
-    parsing = np.asarray(fs.array("parsing")[suite["rows"]])
-    flat = (parsing == ID["background"]) | (parsing == ID["hair"])
-    return {**suite, "images": wild(np.asarray(suite["images"]), flat, numpy_rng(protocol.seed, "wild"))}
+    background, hair = wild_masks(fs.array("parsing")[suite["rows"]])
+    return {**suite, "images": wild(np.asarray(suite["images"]), background | hair, numpy_rng(protocol.seed, "wild"))}
 
 
 def cue_table(fs, protocol, model, model_key: Mapping, hair_model=None, hair_model_key: Mapping | None = None,

@@ -160,12 +160,11 @@ def engine_lfw(fs, cfg: EngineProtocol = EngineProtocol(), cache: bool = False) 
     ids = person_labels(m)[rows]  # a person's two sessions are one identity here
     images = np.asarray(fs.images[rows])
     if cfg.photometric == "wild":
-        from lib.data.engine.labels import ID
+        from lib.data.engine.labels import wild_masks
 
         def draw(images=images):
-            parsing = np.asarray(fs.array("parsing")[rows])
-            return wild(images, parsing == ID["background"], numpy_rng(cfg.seed, "wild"),
-                        hair=parsing == ID["hair"] if cfg.hair else None)
+            background, hair = wild_masks(fs.array("parsing")[rows])
+            return wild(images, background, numpy_rng(cfg.seed, "wild"), hair=hair if cfg.hair else None)
 
         if cache:
             from lib import runcache

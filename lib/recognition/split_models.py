@@ -50,13 +50,13 @@ def wild_regions(fs, rows) -> np.ndarray | None:
     parsing maps."""
     if not fs.has("parsing"):
         return None
-    from lib.data.engine.labels import ID
+    from lib.data.engine.labels import wild_masks
     from lib.recognition.train import REGION_BACKGROUND, REGION_HAIR
 
-    parsing = np.asarray(fs.array("parsing")[rows])
-    out = np.zeros(parsing.shape, np.uint8)
-    out[parsing == ID["background"]] = REGION_BACKGROUND
-    out[parsing == ID["hair"]] = REGION_HAIR
+    background, hair = wild_masks(fs.array("parsing")[rows])
+    out = np.zeros(background.shape, np.uint8)
+    out[background] = REGION_BACKGROUND
+    out[hair] = REGION_HAIR
     return out
 
 

@@ -41,6 +41,12 @@ PALETTE = np.array([[0, 0, 0], [0, 200, 80], [0, 120, 60], [90, 160, 255], [40, 
                     [70, 70, 160], [220, 220, 220], [250, 250, 120]], np.uint8)
 
 
+def wild_masks(parsing) -> tuple[np.ndarray, np.ndarray]:
+    """(background, hair) bool masks of parsing maps: the pixels lib.data.degrade.wild recolours."""
+    parsing = np.asarray(parsing)
+    return parsing == ID["background"], parsing == ID["hair"]
+
+
 @dataclass(frozen=True)
 class LabelRaster:
     image: np.ndarray  # (H, W) uint8 class ids in canonical frontal layout
