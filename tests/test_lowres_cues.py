@@ -59,6 +59,8 @@ def test_cue_table_takes_one_cue_away_on_the_same_pairs(isolated_dirs, monkeypat
 
     evals = [e for e in runcache.log() if e["name"] == "lowres/eval"]
     assert [e["status"] for e in evals[-3:]] == ["loaded"] * 3  # the second call embedded nothing
+    wilds = [e for e in runcache.log() if e["name"] == "lowres/wild"]
+    assert [e["status"] for e in wilds[-3:]] == ["loaded"] * 3  # ... and drew no test image again
 
 
 def test_cue_table_needs_the_wild_protocol_and_hair_training_covers_the_pretraining():

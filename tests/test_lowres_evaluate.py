@@ -144,6 +144,11 @@ def test_engine_lfw_cached_wild_images_equal_the_drawn_ones(isolated_dirs):
         assert not cached["images"].flags.writeable
     for k in ("a", "b", "same", "fold"):
         np.testing.assert_array_equal(cached["lfw_pairs"][k], drawn["lfw_pairs"][k])
+    whole, whole_cached = protocols.engine_suite(fs, cfg), protocols.engine_suite(fs, cfg, cache=True)
+    for k in ("images", "qmul_images"):
+        np.testing.assert_array_equal(whole_cached[k], whole[k])
+    for d, (imgs, ids) in whole["probes"].items():
+        np.testing.assert_array_equal(whole_cached["probes"][d][0], imgs)
 
 
 def test_engine_suite_without_test_images():
@@ -163,3 +168,26 @@ def test_paired_rank1_counts_the_probes_only_one_method_identified():
     assert r["diff"] == pytest.approx(0.5) and r["p"] == pytest.approx(0.25)  # 3 of 3 discordant: 2 * 0.5**3
     with pytest.raises(ValueError, match="no results of the baseline"):
         protocols.paired_rank1({"crb": better})
+
+
+def test_pair_structure_counts_the_person_pairs_impostors_compare():
+    ids = np.repeat(np.arange(4), 3)  # 4 persons x 3 images; 2 folds of 2 persons
+    pairs = {"a": np.array([0, 0, 6, 6, 1, 7]), "b": np.array([1, 3, 7, 9, 4, 10]),
+             "same": np.array([1, 0, 1, 0, 0, 0], bool), "fold": np.array([0, 0, 1, 1, 0, 1])}
+    s = protocols.pair_structure(ids, pairs)
+    assert s == {"persons": 4, "folds": 2, "persons_per_fold": 2, "impostor_person_pairs": 2}
+    from lib.evaluation.verification import make_pairs
+
+    _, pid = _data()
+    p = make_pairs(pid, 60, 60, np.random.default_rng(0), folds=6)  # 12 persons in 6 folds of 2
+    assert protocols.pair_structure(pid, p)["impostor_person_pairs"] == 6
+    assert protocols.pair_structure(pid, make_pairs(pid, 60, 60, np.random.default_rng(0), folds=2))[
+        "impostor_person_pairs"] > 6
+
+
+def test_fold_accuracies_from_the_decision_strings():
+    pairs = {"fold": np.array([0, 0, 1, 1, 1, 2])}
+    acc = protocols.fold_accuracies({"lfw_correct.7": "101100"}, pairs, 7)
+    np.testing.assert_allclose(acc, [0.5, 2 / 3, 0.0])
+    with pytest.raises(ValueError, match="lfw_correct.7 holds 3 decisions"):
+        protocols.fold_accuracies({"lfw_correct.7": "101"}, pairs, 7)

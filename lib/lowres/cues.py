@@ -1,7 +1,7 @@
 """What a 7 x 7 thumbnail of an engine person keeps: 04_lowres's LFW-style test, changed one cue at a time.
 
-Plain ArcFace loses about 23 points between 112 and 7 px on LFW (the thesis' Table 4) and about half of
-that on the engine's test persons. If one coarse cue (something that survives a 7 x 7 thumbnail) told the
+Plain ArcFace loses about 23 points between 112 and 7 px on LFW (the thesis' Table 4) and about 5 on the
+engine's 300 held-out benchmark persons (04_lowres). If one coarse cue (something that survives a 7 x 7 thumbnail) told the
 engine's persons apart, taking it away from the test images would lower the 7 px accuracy and leave 112 px
 alone. Each variant keeps the pairs, persons and photometric draws of the protocol and changes one thing:
 
@@ -38,15 +38,22 @@ def hair_training(fr_train: Mapping) -> dict:
 
 
 def _hair_as_background(fs, protocol) -> dict:
-    """The protocol's LFW-style suite with every test image's hair painted as its background (same draws)."""
+    """The protocol's LFW-style suite with every test image's hair painted as its background (same draws), the
+    images kept in the run cache like the protocol's own (runs/lowres/wild; ~10 s for synth_bench's 300 persons)."""
+    from lib import runcache
     from lib.data.degrade import wild
     from lib.data.engine.labels import wild_masks
     from lib.lowres.evaluate import engine_lfw
     from lib.seeding import numpy_rng
 
     suite = engine_lfw(fs, replace(protocol, photometric="none"))
-    background, hair = wild_masks(fs.array("parsing")[suite["rows"]])
-    return {**suite, "images": wild(np.asarray(suite["images"]), background | hair, numpy_rng(protocol.seed, "wild"))}
+
+    def draw():
+        background, hair = wild_masks(fs.array("parsing")[suite["rows"]])
+        return wild(np.asarray(suite["images"]), background | hair, numpy_rng(protocol.seed, "wild"))
+
+    key = {"faceset": fs, "rows": suite["rows"], "seed": protocol.seed, "version": 1, "hair": "background"}
+    return {**suite, "images": runcache.memo_array("lowres/wild", key, draw, freeze=True)}
 
 
 def cue_table(fs, protocol, model, model_key: Mapping, hair_model=None, hair_model_key: Mapping | None = None,
@@ -54,7 +61,7 @@ def cue_table(fs, protocol, model, model_key: Mapping, hair_model=None, hair_mod
     """One row per variant (module docstring): ``variant``, ``acc_112``, ``acc_7``, ``drop`` (points), and per
     resolution the difference to the protocol as it is (``diff_<t>``, points) with McNemar's ``p_<t>``.
 
-    ``fs``: the engine FaceSet with parsing maps whose test persons 04 evaluates; ``protocol``: its
+    ``fs``: the engine FaceSet with parsing maps whose test persons 04 evaluates (synth_bench); ``protocol``: its
     :class:`lib.lowres.evaluate.EngineProtocol` (``photometric="wild"``); ``model``: the ArcFace backbone; the
     ``*_key`` identify the models for the evaluation cache (lib.lowres.methods.model_key)."""
     from lib.lowres import evaluate as lr_eval

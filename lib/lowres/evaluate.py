@@ -122,7 +122,7 @@ class EngineProtocol:
     # standard error of 1.0-1.4 accuracy points, as large as the effects compared, so 3,000.
     num_pairs: int = 3000
     # LFW-style pool: near-frontal images (LFW's faces are within about +-30 deg), every emotion; the
-    # frontal pose alone has too few genuine pairs among the 16 test persons for 1,500.
+    # frontal pose alone gives a small test set too few genuine pairs (synth_kdef's 16 test persons: under 1,500).
     lfw_poses: tuple = ("HL", "S", "HR")
     qmul_pairs: int = 2000  # QMUL-style pairs, 1/3 genuine (1333 impostors: FAR 1e-2 and 1e-3 resolvable)
     poses: tuple = ("HL", "S", "HR")  # QMUL-style and SCface-probe pool
@@ -184,13 +184,14 @@ def engine_lfw(fs, cfg: EngineProtocol = EngineProtocol(), cache: bool = False) 
     return {"images": images, "ids": ids, "rows": rows, "lfw_pairs": lfw, "resolutions": tuple(cfg.resolutions)}
 
 
-def engine_suite(fs, cfg: EngineProtocol = EngineProtocol()) -> dict:
-    """Images and pairs of the three tests on ``fs``'s TEST identities (module docstring). Deterministic."""
+def engine_suite(fs, cfg: EngineProtocol = EngineProtocol(), cache: bool = False) -> dict:
+    """Images and pairs of the three tests on ``fs``'s TEST identities (module docstring). Deterministic.
+    ``cache``: the "wild" test images from the run cache (:func:`engine_lfw`)."""
     from lib.data.faceset import person_column
     from lib.evaluation.verification import make_pairs
     from lib.seeding import numpy_rng
 
-    suite = engine_lfw(fs, cfg)
+    suite = engine_lfw(fs, cfg, cache=cache)
     images, ids, rows = suite["images"], suite["ids"], suite["rows"]
     m = fs.meta
     in_pool = np.isin(m["pose"].to_numpy()[rows], cfg.poses)
@@ -285,6 +286,33 @@ def evaluate_cached(backbone, suite: Mapping, *, model_key: Mapping, suite_key: 
 
     return runcache.cached_json("lowres/eval", {"model": dict(model_key), "suite": dict(suite_key), "version": 3},
                                 compute)
+
+
+def pair_structure(ids, pairs: Mapping) -> dict:
+    """How many persons an LFW-style pair list really compares: ``persons`` (in any pair), ``folds``,
+    ``persons_per_fold`` (the fewest in a fold) and ``impostor_person_pairs`` (distinct pairs of persons among the
+    impostor pairs). Folds hold disjoint persons (as LFW's) and impostor pairs stay inside a fold, so with few
+    persons every impostor pair of a fold compares the same few persons: 16 persons in 8 folds give only 8
+    person pairs, and the accuracy measures those 8 (``ids``: the person of every image row of the pairs)."""
+    ids = np.asarray(ids)
+    a, b, fold = np.asarray(pairs["a"]), np.asarray(pairs["b"]), np.asarray(pairs["fold"])
+    imp = ~np.asarray(pairs["same"]).astype(bool)
+    pa, pb = ids[a[imp]], ids[b[imp]]
+    person_pairs = {(x, y) if x <= y else (y, x) for x, y in zip(pa.tolist(), pb.tolist())}
+    per_fold = [np.unique(ids[np.concatenate([a[fold == f], b[fold == f]])]).size for f in np.unique(fold)]
+    return {"persons": int(np.unique(ids[np.concatenate([a, b])]).size), "folds": len(per_fold),
+            "persons_per_fold": int(min(per_fold)), "impostor_person_pairs": len(person_pairs)}
+
+
+def fold_accuracies(result: Mapping, pairs: Mapping, t: int) -> np.ndarray:
+    """Accuracy in each fold (in fold order) of one model at resolution ``t``, from ``evaluate``'s
+    ``lfw_correct.<t>`` (each pair's decision at its fold's threshold) and the pairs' ``fold``."""
+    correct = np.frombuffer(result[f"lfw_correct.{t}"].encode(), np.uint8) == ord("1")
+    fold = np.asarray(pairs["fold"])
+    if correct.size != fold.size:
+        raise ValueError(f"lfw_correct.{t} holds {correct.size} decisions but the pairs are {fold.size}: "
+                         "give the pairs the result was computed on")
+    return np.array([correct[fold == f].mean() for f in np.unique(fold)])
 
 
 def paired_accuracy(results: Mapping, baseline: str = "arcface", resolutions: Sequence[int] = RESOLUTIONS):
