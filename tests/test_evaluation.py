@@ -517,3 +517,16 @@ def test_threshold_at_far_is_the_sorted_rule():
     assert np.isnan(threshold_at_far(np.zeros(0), 0.1))
     with pytest.raises(ValueError, match=r"\(0, 1\]"):
         threshold_at_far(np.zeros(5), 0.0)
+
+
+def test_pair_structure_counts_the_person_pairs_impostors_compare():
+    ids = np.repeat(np.arange(4), 3)  # 4 persons x 3 images; 2 folds of 2 persons
+    pairs = {"a": np.array([0, 0, 6, 6, 1, 7]), "b": np.array([1, 3, 7, 9, 4, 10]),
+             "same": np.array([1, 0, 1, 0, 0, 0], bool), "fold": np.array([0, 0, 1, 1, 0, 1])}
+    assert ver.pair_structure(ids, pairs) == {"persons": 4, "folds": 2, "persons_per_fold": 2,
+                                              "impostor_person_pairs": 2}
+    pid = np.repeat(np.arange(12), 6)
+    few = ver.make_pairs(pid, 60, 60, np.random.default_rng(0), folds=6)  # 12 persons in 6 folds of 2
+    assert ver.pair_structure(pid, few)["impostor_person_pairs"] == 6  # one pair of persons per fold
+    many = ver.make_pairs(pid, 60, 60, np.random.default_rng(0), folds=2)  # 2 folds of 6: up to 2 x 15
+    assert 6 < ver.pair_structure(pid, many)["impostor_person_pairs"] <= 30

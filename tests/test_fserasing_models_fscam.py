@@ -79,8 +79,10 @@ def test_cached_occlusions_equal_computed_ones(isolated_dirs):
 
 def test_verification_of_perfect_embeddings():
     meta = pd.DataFrame({"identity": np.repeat([f"p{i}" for i in range(8)], 3), "split": "test"})
+    meta = pd.concat([meta.assign(split="train").iloc[:3], meta])  # the rows are positions in the whole meta
     pairs = evaluate.heldout_pairs(meta, 40, seed=0)
-    emb = np.eye(8)[np.repeat(np.arange(8), 3)]
+    assert pairs["rows"].min() >= 3 and max(pairs["a"].max(), pairs["b"].max()) == len(pairs["rows"]) - 1
+    emb = np.eye(8)[np.r_[0, 0, 0, np.repeat(np.arange(8), 3)]][pairs["rows"]]  # the used rows' embeddings
     r = evaluate.verification(emb, emb, pairs)
     assert r["acc"] == 1.0 and r["eer"] == 0.0 and len(r["scores"]) == len(pairs["same"])
     with pytest.raises(ValueError, match="no test identities"):

@@ -170,21 +170,6 @@ def test_paired_rank1_counts_the_probes_only_one_method_identified():
         protocols.paired_rank1({"crb": better})
 
 
-def test_pair_structure_counts_the_person_pairs_impostors_compare():
-    ids = np.repeat(np.arange(4), 3)  # 4 persons x 3 images; 2 folds of 2 persons
-    pairs = {"a": np.array([0, 0, 6, 6, 1, 7]), "b": np.array([1, 3, 7, 9, 4, 10]),
-             "same": np.array([1, 0, 1, 0, 0, 0], bool), "fold": np.array([0, 0, 1, 1, 0, 1])}
-    s = protocols.pair_structure(ids, pairs)
-    assert s == {"persons": 4, "folds": 2, "persons_per_fold": 2, "impostor_person_pairs": 2}
-    from lib.evaluation.verification import make_pairs
-
-    _, pid = _data()
-    p = make_pairs(pid, 60, 60, np.random.default_rng(0), folds=6)  # 12 persons in 6 folds of 2
-    assert protocols.pair_structure(pid, p)["impostor_person_pairs"] == 6
-    assert protocols.pair_structure(pid, make_pairs(pid, 60, 60, np.random.default_rng(0), folds=2))[
-        "impostor_person_pairs"] > 6
-
-
 def test_fold_accuracies_from_the_decision_strings():
     pairs = {"fold": np.array([0, 0, 1, 1, 1, 2])}
     acc = protocols.fold_accuracies({"lfw_correct.7": "101100"}, pairs, 7)

@@ -379,6 +379,22 @@ class _Impostor:
             yield int(rng.choice(self.groups[i])), int(rng.choice(self.groups[j]))
 
 
+def pair_structure(ids, pairs) -> dict:
+    """How many persons an LFW-style pair list really compares: ``persons`` (in any pair), ``folds``,
+    ``persons_per_fold`` (the fewest in a fold) and ``impostor_person_pairs`` (distinct pairs of persons among the
+    impostor pairs). Folds hold disjoint persons (as LFW's) and impostor pairs stay inside a fold, so with few
+    persons every impostor pair of a fold compares the same few persons: 16 persons in 8 folds give only 8
+    person pairs, and the accuracy measures those 8 (``ids``: the person of every image row of the pairs)."""
+    ids = np.asarray(ids)
+    a, b, fold = np.asarray(pairs["a"]), np.asarray(pairs["b"]), np.asarray(pairs["fold"])
+    imp = ~np.asarray(pairs["same"]).astype(bool)
+    pa, pb = ids[a[imp]], ids[b[imp]]
+    person_pairs = {(x, y) if x <= y else (y, x) for x, y in zip(pa.tolist(), pb.tolist())}
+    per_fold = [np.unique(ids[np.concatenate([a[fold == f], b[fold == f]])]).size for f in np.unique(fold)]
+    return {"persons": int(np.unique(ids[np.concatenate([a, b])]).size), "folds": len(per_fold),
+            "persons_per_fold": int(min(per_fold)), "impostor_person_pairs": len(person_pairs)}
+
+
 def make_pairs(identities, n_genuine: int, n_impostor: int, rng: np.random.Generator, folds: int = 10) -> dict:
     """LFW-style pair lists (View 2) from a label array, deterministic for a given ``rng``.
 

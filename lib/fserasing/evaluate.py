@@ -35,8 +35,10 @@ def occlude(images: np.ndarray, kind: str, seed: int = 0, cache: bool = False) -
 
 
 def heldout_pairs(meta, n_pairs: int, seed: int = 0, folds: int = 10) -> dict:
-    """Half genuine, half impostor pairs among the test persons (``folds`` capped at half their number);
-    ``a``/``b`` index the test rows ``rows``."""
+    """Half genuine, half impostor pairs among the test persons (``folds`` capped at half their number), in folds
+    of disjoint persons; ``rows``: the test rows that some pair uses (their positions in ``meta``), which ``a`` and
+    ``b`` index. Every impostor pair stays inside its fold, so the test needs many persons: 16 persons make 8
+    folds of two and only 8 pairs of persons among all impostors (lib.evaluation.verification.pair_structure)."""
     from lib.data.faceset import person_labels
     from lib.evaluation.verification import make_pairs
 
@@ -46,7 +48,9 @@ def heldout_pairs(meta, n_pairs: int, seed: int = 0, folds: int = 10) -> dict:
     ids = person_labels(test)  # genuine = same person, whichever session
     folds = max(1, min(folds, len(set(ids)) // 2))  # each fold needs 2 identities (smoke has 8 in all)
     pairs = make_pairs(ids, n_pairs // 2, n_pairs // 2, np.random.default_rng(seed), folds)
-    return {**pairs, "rows": test.index.to_numpy()}
+    used, inv = np.unique(np.concatenate([pairs["a"], pairs["b"]]), return_inverse=True)
+    n = len(pairs["a"])
+    return {**pairs, "a": inv[:n], "b": inv[n:], "rows": np.flatnonzero((meta["split"] == "test").to_numpy())[used]}
 
 
 def verification(emb_a: np.ndarray, emb_b: np.ndarray, pairs: dict) -> dict:

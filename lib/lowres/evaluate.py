@@ -43,7 +43,7 @@ import numpy as np
 
 from lib.data.degrade import down_up, wild
 from lib.evaluation.identification import closed_set
-from lib.evaluation.verification import lfw_protocol, pair_scores, tar_at_far
+from lib.evaluation.verification import lfw_protocol, pair_scores, pair_structure, tar_at_far  # noqa: F401
 
 RESOLUTIONS = (7, 14, 28, 56, 112)
 DISTANCES = {"d1": {"side": 16, "blur": 1.0, "noise": 6.0},  # 4.20 m: the smallest faces
@@ -286,22 +286,6 @@ def evaluate_cached(backbone, suite: Mapping, *, model_key: Mapping, suite_key: 
 
     return runcache.cached_json("lowres/eval", {"model": dict(model_key), "suite": dict(suite_key), "version": 3},
                                 compute)
-
-
-def pair_structure(ids, pairs: Mapping) -> dict:
-    """How many persons an LFW-style pair list really compares: ``persons`` (in any pair), ``folds``,
-    ``persons_per_fold`` (the fewest in a fold) and ``impostor_person_pairs`` (distinct pairs of persons among the
-    impostor pairs). Folds hold disjoint persons (as LFW's) and impostor pairs stay inside a fold, so with few
-    persons every impostor pair of a fold compares the same few persons: 16 persons in 8 folds give only 8
-    person pairs, and the accuracy measures those 8 (``ids``: the person of every image row of the pairs)."""
-    ids = np.asarray(ids)
-    a, b, fold = np.asarray(pairs["a"]), np.asarray(pairs["b"]), np.asarray(pairs["fold"])
-    imp = ~np.asarray(pairs["same"]).astype(bool)
-    pa, pb = ids[a[imp]], ids[b[imp]]
-    person_pairs = {(x, y) if x <= y else (y, x) for x, y in zip(pa.tolist(), pb.tolist())}
-    per_fold = [np.unique(ids[np.concatenate([a[fold == f], b[fold == f]])]).size for f in np.unique(fold)]
-    return {"persons": int(np.unique(ids[np.concatenate([a, b])]).size), "folds": len(per_fold),
-            "persons_per_fold": int(min(per_fold)), "impostor_person_pairs": len(person_pairs)}
 
 
 def fold_accuracies(result: Mapping, pairs: Mapping, t: int) -> np.ndarray:
