@@ -176,3 +176,13 @@ def test_fold_accuracies_from_the_decision_strings():
     np.testing.assert_allclose(acc, [0.5, 2 / 3, 0.0])
     with pytest.raises(ValueError, match="lfw_correct.7 holds 3 decisions"):
         protocols.fold_accuracies({"lfw_correct.7": "101"}, pairs, 7)
+
+
+def test_wild_images_is_the_protocols_drawing():
+    fs = _engine_like()
+    cfg = protocols.EngineProtocol(num_pairs=24, qmul_pairs=120, probes_per_identity=2)
+    for hair, variant in ((False, None), (True, "recolour")):
+        suite = protocols.engine_lfw(fs, replace(cfg, hair=hair))
+        np.testing.assert_array_equal(protocols.wild_images(fs, suite["rows"], cfg.seed, hair=variant), suite["images"])
+    with pytest.raises(ValueError, match="hair must be None, 'recolour' or 'background'"):
+        protocols.wild_images(fs, suite["rows"], cfg.seed, hair="sepia")

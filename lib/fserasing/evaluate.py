@@ -42,7 +42,8 @@ def heldout_pairs(meta, n_pairs: int, seed: int = 0, folds: int = 10) -> dict:
     from lib.data.faceset import person_labels
     from lib.evaluation.verification import make_pairs
 
-    test = meta[meta["split"] == "test"]
+    is_test = (meta["split"] == "test").to_numpy()
+    test = meta[is_test]
     if test.empty:
         raise ValueError("the FaceSet has no test identities to verify")
     ids = person_labels(test)  # genuine = same person, whichever session
@@ -50,7 +51,7 @@ def heldout_pairs(meta, n_pairs: int, seed: int = 0, folds: int = 10) -> dict:
     pairs = make_pairs(ids, n_pairs // 2, n_pairs // 2, np.random.default_rng(seed), folds)
     used, inv = np.unique(np.concatenate([pairs["a"], pairs["b"]]), return_inverse=True)
     n = len(pairs["a"])
-    return {**pairs, "a": inv[:n], "b": inv[n:], "rows": np.flatnonzero((meta["split"] == "test").to_numpy())[used]}
+    return {**pairs, "a": inv[:n], "b": inv[n:], "rows": np.flatnonzero(is_test)[used]}
 
 
 def verification(emb_a: np.ndarray, emb_b: np.ndarray, pairs: dict) -> dict:

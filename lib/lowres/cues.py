@@ -1,9 +1,10 @@
 """What a 7 x 7 thumbnail of an engine person keeps: 04_lowres's LFW-style test, changed one cue at a time.
 
 Plain ArcFace loses about 23 points between 112 and 7 px on LFW (the thesis' Table 4) and about 5 on the
-engine's 300 held-out benchmark persons (04_lowres). If one coarse cue (something that survives a 7 x 7 thumbnail) told the
-engine's persons apart, taking it away from the test images would lower the 7 px accuracy and leave 112 px
-alone. Each variant keeps the pairs, persons and photometric draws of the protocol and changes one thing:
+engine's 300 held-out benchmark persons (04_lowres). If one coarse cue (something that survives a 7 x 7
+thumbnail) told the engine's persons apart, taking it away from the test images would lower the 7 px accuracy
+and leave 112 px alone. Each variant keeps the pairs, persons and photometric draws of the protocol and changes
+one thing:
 
 - ``hair recoloured``: every test image's hair pixels get their own colour (``EngineProtocol.hair``, the
   strands' light and shade kept): the engine gives a person one hair colour, photos do not;
@@ -22,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 
 RESOLUTIONS = (7, 112)
@@ -40,20 +40,10 @@ def hair_training(fr_train: Mapping) -> dict:
 def _hair_as_background(fs, protocol) -> dict:
     """The protocol's LFW-style suite with every test image's hair painted as its background (same draws), the
     images kept in the run cache like the protocol's own (runs/lowres/wild; ~10 s for synth_bench's 300 persons)."""
-    from lib import runcache
-    from lib.data.degrade import wild
-    from lib.data.engine.labels import wild_masks
-    from lib.lowres.evaluate import engine_lfw
-    from lib.seeding import numpy_rng
+    from lib.lowres.evaluate import engine_lfw, wild_images
 
     suite = engine_lfw(fs, replace(protocol, photometric="none"))
-
-    def draw():
-        background, hair = wild_masks(fs.array("parsing")[suite["rows"]])
-        return wild(np.asarray(suite["images"]), background | hair, numpy_rng(protocol.seed, "wild"))
-
-    key = {"faceset": fs, "rows": suite["rows"], "seed": protocol.seed, "version": 1, "hair": "background"}
-    return {**suite, "images": runcache.memo_array("lowres/wild", key, draw, freeze=True)}
+    return {**suite, "images": wild_images(fs, suite["rows"], protocol.seed, hair="background", cache=True)}
 
 
 def cue_table(fs, protocol, model, model_key: Mapping, hair_model=None, hair_model_key: Mapping | None = None,

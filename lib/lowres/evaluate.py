@@ -43,7 +43,7 @@ import numpy as np
 
 from lib.data.degrade import down_up, wild
 from lib.evaluation.identification import closed_set
-from lib.evaluation.verification import lfw_protocol, pair_scores, pair_structure, tar_at_far  # noqa: F401
+from lib.evaluation.verification import lfw_protocol, pair_scores, tar_at_far
 
 RESOLUTIONS = (7, 14, 28, 56, 112)
 DISTANCES = {"d1": {"side": 16, "blur": 1.0, "noise": 6.0},  # 4.20 m: the smallest faces
@@ -143,6 +143,34 @@ class EngineProtocol:
         return d
 
 
+def wild_images(fs, rows, seed: int, hair: str | None = None, cache: bool = False) -> np.ndarray:
+    """``fs``'s images at ``rows`` under the "wild" conditions (module docstring; engine parsing maps give the
+    background and hair), drawn from stream (seed, "wild"). ``hair``: None keeps the rendered hair, "recolour" gives
+    each image's hair its own colour (``EngineProtocol.hair``), "background" paints it with the background's
+    (lib.lowres.cues). ``cache=True`` keeps them in the run cache (runs/lowres/wild, by the FaceSet's content, the
+    rows, the seed and ``hair``) and returns them frozen (lib.fingerprint.freeze)."""
+    from lib.data.engine.labels import wild_masks
+    from lib.seeding import numpy_rng
+
+    if hair not in (None, "recolour", "background"):
+        raise ValueError(f"hair must be None, 'recolour' or 'background', got {hair!r}")
+
+    def draw():
+        images = np.asarray(fs.images[rows])
+        background, hair_mask = wild_masks(fs.array("parsing")[rows])
+        if hair == "background":
+            return wild(images, background | hair_mask, numpy_rng(seed, "wild"))
+        return wild(images, background, numpy_rng(seed, "wild"), hair=hair_mask if hair == "recolour" else None)
+
+    if not cache:
+        return draw()
+    from lib import runcache
+
+    variant = {"recolour": {"hair": True}, "background": {"hair": "background"}}.get(hair, {})  # None: the first key
+    key = {"faceset": fs, "rows": rows, "seed": seed, "version": 1, **variant}
+    return runcache.memo_array("lowres/wild", key, draw, freeze=True)
+
+
 def engine_lfw(fs, cfg: EngineProtocol = EngineProtocol(), cache: bool = False) -> dict:
     """The test images (``rows`` of ``fs``'s TEST identities at the protocol's poses, under its photometric
     conditions; ``ids`` their persons) and the LFW-style pairs of :func:`engine_suite`, without its SCface- and
@@ -158,22 +186,11 @@ def engine_lfw(fs, cfg: EngineProtocol = EngineProtocol(), cache: bool = False) 
     if rows.size == 0:
         raise ValueError(f"the FaceSet has no test images at poses {cfg.poses}")
     ids = person_labels(m)[rows]  # a person's two sessions are one identity here
-    images = np.asarray(fs.images[rows])
     if cfg.photometric == "wild":
-        from lib.data.engine.labels import wild_masks
-
-        def draw(images=images):
-            background, hair = wild_masks(fs.array("parsing")[rows])
-            return wild(images, background, numpy_rng(cfg.seed, "wild"), hair=hair if cfg.hair else None)
-
-        if cache:
-            from lib import runcache
-
-            key = {"faceset": fs, "rows": rows, "seed": cfg.seed, "version": 1, **({"hair": True} if cfg.hair else {})}
-            images = runcache.memo_array("lowres/wild", key, draw, freeze=True)
-        else:
-            images = draw()
-    elif cfg.photometric != "none":
+        images = wild_images(fs, rows, cfg.seed, hair="recolour" if cfg.hair else None, cache=cache)
+    elif cfg.photometric == "none":
+        images = np.asarray(fs.images[rows])
+    else:
         raise ValueError(f"photometric must be 'wild' or 'none', got {cfg.photometric!r}")
     n_ids = np.unique(ids).size
     folds = max(2, min(10, n_ids // 2))  # LFW: 10 folds of disjoint people; >= 2 identities per fold
@@ -288,10 +305,15 @@ def evaluate_cached(backbone, suite: Mapping, *, model_key: Mapping, suite_key: 
                                 compute)
 
 
+def _decisions(correct: str) -> np.ndarray:
+    """A 0/1 decision string of ``evaluate`` (``lfw_correct.<t>``, ``scface_correct.<d>``) as a bool array."""
+    return np.frombuffer(correct.encode(), np.uint8) == ord("1")
+
+
 def fold_accuracies(result: Mapping, pairs: Mapping, t: int) -> np.ndarray:
     """Accuracy in each fold (in fold order) of one model at resolution ``t``, from ``evaluate``'s
     ``lfw_correct.<t>`` (each pair's decision at its fold's threshold) and the pairs' ``fold``."""
-    correct = np.frombuffer(result[f"lfw_correct.{t}"].encode(), np.uint8) == ord("1")
+    correct = _decisions(result[f"lfw_correct.{t}"])
     fold = np.asarray(pairs["fold"])
     if correct.size != fold.size:
         raise ValueError(f"lfw_correct.{t} holds {correct.size} decisions but the pairs are {fold.size}: "
@@ -329,8 +351,7 @@ def _paired(results: Mapping, baseline: str, prefix: str, levels: list, column: 
             key = f"{prefix}.{t}"
             if m == baseline or key not in r:
                 continue
-            a = np.frombuffer(results[baseline][key].encode(), np.uint8) == ord("1")
-            b = np.frombuffer(r[key].encode(), np.uint8) == ord("1")
+            a, b = _decisions(results[baseline][key]), _decisions(r[key])
             test = mcnemar(a, b)
             rows.append({"method": m, column: t, "acc": b.mean(), "baseline_acc": a.mean(),
                          "diff": test["diff"], "only_method": test["b_only"], "only_baseline": test["a_only"],
